@@ -1,0 +1,34 @@
+"""opskit: operations analytics on Ibis, from exports to shared reports.
+
+The public surface: :func:`load` and :func:`validate` turn exports into a
+validated :class:`Dataset`; KPI families live in their modules
+(:mod:`opskit.activity`, ...); :mod:`opskit.demo` generates a realistic
+dataset to try everything on.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from opskit import activity, engine, schema
+from opskit.dataset import Dataset
+from opskit.errors import DataError, Finding, OpskitError
+from opskit.io import Validation, load, validate
+
+try:
+    __version__ = version("opskit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "Finding",
+    "OpskitError",
+    "Validation",
+    "__version__",
+    "activity",
+    "demo",
+    "engine",
+    "load",
+    "schema",
+    "validate",
+]
