@@ -43,7 +43,7 @@ def detect_encoding(path: Path, table: str = "?") -> str:
             continue
     raise DataError.single(
         table, None, "unknown_encoding", 0,
-        "are readable: the file is neither UTF-8 nor GBK/GB18030 text",
+        "the file is neither UTF-8 nor GBK/GB18030 text",
         "re-save it as UTF-8 CSV (Excel: 'CSV UTF-8')", source=str(path))
 
 

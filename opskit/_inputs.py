@@ -26,7 +26,7 @@ def table_arg(obj: Any, name: str, columns: tuple[str, ...]) -> ir.Table:
     if isinstance(obj, Dataset):
         obj = obj[name]
     elif isinstance(obj, pd.DataFrame):
-        prepared = prepare(engine.as_table(obj), name)
+        prepared = prepare(engine.frame_table(obj), name)
         errors = [f for f in prepared.findings if f.level == "error"]
         if errors:
             raise DataError(findings=errors)

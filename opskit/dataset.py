@@ -79,7 +79,7 @@ class Dataset(Mapping):
         except KeyError:
             raise DataError.single(
                 name, None, "missing_table", 0,
-                f"are available: the dataset has no `{name}` table "
+                f"the dataset has no `{name}` table "
                 f"(tables: {', '.join(self.tables) or 'none'})",
                 f"add a file named {name}.csv / {name}.parquet to the folder, or pass "
                 f"{name}=... to Dataset.from_frames") from None
@@ -148,7 +148,7 @@ def require_columns(table: ir.Table, name: str, columns: list[str] | tuple[str, 
     if missing:
         raise DataError.single(
             name, missing[0], "missing_column", 0,
-            f"are usable here: this calculation needs `{name}` column(s) "
+            f"this calculation needs `{name}` column(s) "
             f"{', '.join(f'`{c}`' for c in missing)} (columns found: {', '.join(table.columns)})",
             f"add the column to {name}, or rename yours with opskit.load(..., mapping=...)")
     return table

@@ -11,7 +11,7 @@ Examples
 >>> import pandas as pd
 >>> from opskit import engine
 >>> t = engine.as_table(pd.DataFrame({"user_id": ["a", "b"]}))
->>> engine.to_pandas(t.count().as_table())["CountStar()"].tolist()
+>>> engine.to_pandas(t.aggregate(users=t.user_id.nunique()))["users"].tolist()
 [2]
 """
 
@@ -33,6 +33,7 @@ __all__ = [
     "as_table",
     "backend_name",
     "connect",
+    "frame_table",
     "local_to_utc",
     "materialise",
     "parse_text_timestamp",
@@ -96,14 +97,12 @@ def to_pandas(expr: ir.Expr) -> pd.DataFrame:
     microseconds, Spark nanoseconds, aware values are converted to UTC);
     dates come back as ``datetime64[ns]`` at midnight.
     """
-    if isinstance(expr, ir.Column):
-        expr = expr.as_table()
-    elif isinstance(expr, ir.Scalar):
+    if isinstance(expr, (ir.Column, ir.Scalar)):
         expr = expr.as_table()
     frame = expr.execute()
     schema = expr.schema()
     for name in frame.columns:
-        dtype = schema[name] if name in schema else None
+        dtype = schema.get(name)
         series = frame[name]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -196,13 +195,18 @@ def csv_columns(con: ibis.BaseBackend, path: Path) -> list[str]:
     return [r[0] for r in rows.fetchall()]
 
 
-def register_frame(con: ibis.BaseBackend, frame: pd.DataFrame) -> ir.Table:
-    """Copy a pandas frame into the engine, with a :data:`ROW` column (index order)."""
+def frame_table(frame: pd.DataFrame) -> ir.Table:
+    """An unbound Ibis table of ``frame`` with a :data:`ROW` column (index order)."""
     import pyarrow as pa
 
     arrow = pa.Table.from_pandas(_arrow_safe(frame), preserve_index=False)
     arrow = arrow.append_column(ROW, pa.array(range(1, len(frame) + 1), type=pa.int64()))
-    return con.create_table(_fresh("frame"), ibis.memtable(arrow))
+    return ibis.memtable(arrow)
+
+
+def register_frame(con: ibis.BaseBackend, frame: pd.DataFrame) -> ir.Table:
+    """Copy a pandas frame into the engine as a table, with a :data:`ROW` column."""
+    return con.create_table(_fresh("frame"), frame_table(frame))
 
 
 def read_duckdb_file(con: ibis.BaseBackend, path: Path) -> dict[str, ir.Table]:

@@ -31,7 +31,8 @@ class Finding:
     check
         Short identifier of the rule, e.g. ``"unparseable_timestamp"``.
     rows
-        How many rows (or, for ``orphan_users``, how many users) are concerned.
+        How many rows (or, for ``orphan_users``, how many users) are concerned;
+        0 for a problem of the whole table or file (a missing column).
     total
         How many rows the table has (``None`` when unknown).
     examples
@@ -63,11 +64,12 @@ class Finding:
 
     def describe(self) -> str:
         """The finding as one self-contained sentence."""
-        count = f"{self.rows:,}"
-        if self.total is not None:
-            count += f" of {self.total:,}"
-        unit = "users" if self.check == "orphan_users" else "rows"
-        text = f"{self.where}: {count} {unit} {self.problem}"
+        if self.rows or self.total is not None:
+            count = f"{self.rows:,}" + (f" of {self.total:,}" if self.total is not None else "")
+            unit = "users" if self.check == "orphan_users" else "rows"
+            text = f"{self.where}: {count} {unit} {self.problem}"
+        else:  # a problem of the whole table or file, not of some rows
+            text = f"{self.where}: {self.problem}"
         if self.examples:
             shown = ", ".join(
                 (f"row {row}: " if row is not None else "") + ("null" if value is None else repr(value))

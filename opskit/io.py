@@ -145,7 +145,7 @@ def validate(source: Any, /, *, mapping: dict[str, dict[str, str]] | None = None
     path = Path(source)
     if not path.exists():
         raise DataError.single(
-            "events", None, "missing_source", 0, f"are readable: {path} does not exist",
+            "events", None, "missing_source", 0, f"{path} does not exist",
             "pass a folder of exports, a data file or a DuckDB database file")
     config = _read_config(path.parent if path.is_file() else path)
     mapping = {**config.get("mapping", {}), **(mapping or {})}
@@ -192,7 +192,7 @@ def _read_config(folder: Path) -> dict[str, Any]:
         return tomllib.loads(config.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise DataError.single(
-            "events", None, "bad_config", 0, f"are readable: {config} is not valid TOML ({exc})",
+            "events", None, "bad_config", 0, f"{config} is not valid TOML ({exc})",
             "fix the file (see docs/data.md for its keys)") from None
 
 
@@ -206,7 +206,7 @@ def _discover(folder: Path) -> dict[str, Path]:
         if len(paths) > 1:
             raise DataError.single(
                 name, None, "ambiguous_table", 0,
-                f"are ambiguous: {len(paths)} files could be `{name}` "
+                f"{len(paths)} files could be `{name}` "
                 f"({', '.join(p.name for p in paths)})",
                 "keep one file per table in the folder")
     if "events" not in found:
@@ -217,7 +217,7 @@ def _discover(folder: Path) -> dict[str, Path]:
         hint = f"did you mean `{found[guess[0]][0].name}`? rename it events.* ; " if guess else ""
         raise DataError.single(
             "events", None, "missing_table", 0,
-            f"are available: `events` is required but {folder} has no events file "
+            f"`events` is required but {folder} has no events file "
             f"(found: {names})",
             f"{hint}name the event log events.csv / events.parquet / events.jsonl / events.xlsx")
     return {name: paths[0] for name, paths in found.items()}
@@ -243,7 +243,7 @@ def _read(con: ibis.BaseBackend, name: str, file: Path, mapping: dict[str, str] 
             raise
         raise DataError.single(
             name, None, "unreadable_file", 0,
-            f"are readable: DuckDB could not read the file ({str(exc).splitlines()[0]})",
+            f"DuckDB could not read the file ({str(exc).splitlines()[0]})",
             "check that it is a well-formed file of its type", source=file.name) from exc
     finally:
         if readable != file:
@@ -277,7 +277,7 @@ def _validate(con, raws: dict[str, ir.Table], sources: dict[str, str], mapping, 
     if "events" not in raws:
         result.findings.append(Finding(
             "events", None, "error", "missing_table", 0,
-            "are available: `events` is required but was not given",
+            "`events` is required but was not given",
             "pass events=... (columns user_id, event_at, event)"))
     if not result.ok:
         return result

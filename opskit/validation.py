@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from opskit import engine
 from opskit.errors import Finding
@@ -28,7 +29,10 @@ _TIMESTAMP_FIX = (
     "'+08:00'), '2024/01/05', '2024年1月5日', epoch seconds/milliseconds or Excel serial dates; "
     "correct or remove those rows"
 )
-_NUMBER_FIX = "write plain numbers (e.g. 1234.5; thousands separators and ¥/$ are stripped); correct or remove those rows"
+_NUMBER_FIX = (
+    "write plain numbers (e.g. 1234.5; thousands separators and ¥/$ are stripped); "
+    "correct or remove those rows"
+)
 
 
 @dataclass
@@ -62,7 +66,7 @@ def resolve_columns(name: str, columns: list[str], mapping: dict[str, str] | Non
         if src not in columns and src not in stripped.values():
             findings.append(Finding(
                 name, src, "error", "mapping_unknown_column", 0,
-                f"are affected: the mapping renames `{src}`, which is not a column "
+                f"the mapping renames `{src}`, which is not a column "
                 f"(columns found: {', '.join(columns)})",
                 f"correct the mapping for `{name}`", source=source))
     for col in columns:
@@ -83,7 +87,7 @@ def resolve_columns(name: str, columns: list[str], mapping: dict[str, str] | Non
         example = guess or "your_column"
         findings.append(Finding(
             name, canon, "error", "missing_column", 0,
-            f"are readable: required column `{canon}` is missing (columns found: "
+            f"required column `{canon}` is missing (columns found: "
             f"{', '.join(columns) or 'none'})",
             f"{hint}pass mapping={{'{name}': {{'{example}': '{canon}'}}}} to opskit.load "
             "(or put it under [mapping.{name}] in opskit.toml)".replace("{name}", name),
@@ -93,7 +97,7 @@ def resolve_columns(name: str, columns: list[str], mapping: dict[str, str] | Non
         if new in seen:
             findings.append(Finding(
                 name, new, "error", "duplicate_column", 0,
-                f"are ambiguous: both `{seen[new]}` and `{src}` would become `{new}`",
+                f"both `{seen[new]}` and `{src}` would become `{new}`",
                 "drop one of them or map it to another name", source=source))
         seen[new] = src
     return renames, findings
@@ -263,7 +267,7 @@ def prepare(raw: ir.Table, name: str, *, mapping: dict[str, str] | None = None,
     rules = list(_rules(typed, present, name, now))
     counts = engine.to_pandas(typed.aggregate(
         __total=typed.count(),
-        **{f"r{i}": pred.fill_null(False).cast("int64").sum() for i, (_, _, _, pred, _, _) in enumerate(rules)},
+        **{f"r{i}": rule[3].fill_null(False).cast("int64").sum() for i, rule in enumerate(rules)},
     )).iloc[0]
     total = int(counts["__total"])
     for i, (check, col, level, pred, problem, fix) in enumerate(rules):
@@ -299,6 +303,6 @@ def _examples(t: ir.Table, pred: ir.BooleanValue, col: str, check: str,
     ).limit(3)
     frame = engine.to_pandas(picked)
     return tuple(
-        (None if row is None or row != row else int(row), None if value is None else str(value))
+        (None if pd.isna(row) else int(row), None if pd.isna(value) else str(value))
         for row, value in zip(frame["row"], frame["value"], strict=True)
     )
