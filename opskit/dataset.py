@@ -91,6 +91,13 @@ class Dataset(Mapping):
             return self[name]
         raise AttributeError(f"Dataset has no attribute or table {name!r}")
 
+    def get(self, name: str, default: Any = None) -> Any:
+        """Table ``name``, or ``default`` when the dataset has none."""
+        return self.tables.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.tables)
 
