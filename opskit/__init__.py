@@ -8,7 +8,7 @@ dataset to try everything on.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from opskit import activity, engine, schema
+from opskit import activity, demo, engine, schema
 from opskit.dataset import Dataset
 from opskit.errors import DataError, Finding, OpskitError
 from opskit.io import Validation, load, validate

@@ -40,6 +40,7 @@ __all__ = [
     "read_duckdb_file",
     "read_file",
     "register_frame",
+    "release_sources",
     "to_pandas",
 ]
 
@@ -59,6 +60,7 @@ def connect(backend: Any = None) -> ibis.BaseBackend:
         return backend
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("SET enable_progress_bar = false")
     return con
 
 
@@ -227,6 +229,18 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table, *, view: bool) -> ir.Tabl
     if view:
         return con.create_view(name, expr)
     return con.create_table(name, expr)
+
+
+def release_sources(con: ibis.BaseBackend) -> None:
+    """Drop the copies of CSV, JSON and frames once their canonical tables exist."""
+    if con.name != "duckdb":
+        return
+    rows = con.raw_sql(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_opskit\\_raw\\_%' ESCAPE '\\' "
+        "OR table_name LIKE '\\_opskit\\_frame\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in rows:
+        con.raw_sql(f"DROP TABLE {_ident(name)}")
 
 
 # --- engine-specific spellings ------------------------------------------------------------

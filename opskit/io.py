@@ -274,6 +274,8 @@ def _validate(con, raws: dict[str, ir.Table], sources: dict[str, str], mapping, 
         if prepared.table is not None:
             tables[name] = prepared.table
             result.rows[name] = prepared.rows
+            if prepared.duplicates:  # a view would repeat the DISTINCT in every query
+                as_view = {**as_view, name: False}
     if "events" not in raws:
         result.findings.append(Finding(
             "events", None, "error", "missing_table", 0,
@@ -283,6 +285,7 @@ def _validate(con, raws: dict[str, ir.Table], sources: dict[str, str], mapping, 
         return result
     if con.name == "duckdb":
         tables = {n: engine.materialise(con, t, view=as_view.get(n, False)) for n, t in tables.items()}
+        engine.release_sources(con)
     result.findings.extend(_cross_checks(tables))
     ordered = {n: tables[n] for n in [*TABLES, *tables] if n in tables}
     result.dataset = Dataset(ordered, meta=meta, findings=list(result.findings),

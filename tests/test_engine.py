@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import ibis
 import pandas as pd
 import pytest
@@ -49,6 +52,8 @@ def test_epoch_and_excel_conversions():
 @pytest.fixture(scope="module")
 def spark_backend(tmp_path_factory):
     pyspark = pytest.importorskip("pyspark.sql")
+    # Spark's Python workers must use this interpreter (with pandas and pyarrow), not PATH's python3.
+    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     session = (pyspark.SparkSession.builder.master("local[2]").appName("opskit-tests")
                .config("spark.sql.warehouse.dir", str(warehouse))
