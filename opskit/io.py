@@ -10,6 +10,7 @@ here).
 from __future__ import annotations
 
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,7 @@ def load(source: Any, /, *, mapping: dict[str, dict[str, str]] | None = None,
 def validate(source: Any, /, *, mapping: dict[str, dict[str, str]] | None = None,
              timezone: str = "UTC") -> Validation:
     """Like :func:`load`, but return every finding instead of raising."""
+    check_timezone(timezone)
     if isinstance(source, ibis.BaseBackend):
         con = source
         raws = {name: con.table(name) for name in con.list_tables() if name in TABLES}
@@ -150,7 +152,7 @@ def validate(source: Any, /, *, mapping: dict[str, dict[str, str]] | None = None
     config = _read_config(path.parent if path.is_file() else path)
     mapping = {**config.get("mapping", {}), **(mapping or {})}
     if timezone == "UTC":
-        timezone = config.get("timezone", "UTC")
+        timezone = check_timezone(config.get("timezone", "UTC"))
     meta = dict(config.get("meta", {}))
     con = engine.connect()
     if path.is_file() and path.name.lower().endswith(_DATABASE_ENDINGS):
@@ -175,9 +177,25 @@ def validate(source: Any, /, *, mapping: dict[str, dict[str, str]] | None = None
     return result
 
 
+def check_timezone(zone: str) -> str:
+    """Return ``zone`` if it is an IANA time-zone name; else raise a ValueError naming close ones."""
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        import difflib
+
+        close = difflib.get_close_matches(str(zone), sorted(zoneinfo.available_timezones()), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(
+            f"timezone={zone!r} is not an IANA time-zone name{hint}; use e.g. 'Asia/Shanghai' or 'UTC'"
+        ) from None
+    return zone
+
+
 def load_tables(con: ibis.BaseBackend, raws: dict[str, ir.Table], *, mapping=None,
                 timezone: str = "UTC", meta=None, materialise_as_view=None) -> Dataset:
     """Validate raw engine tables into a Dataset, raising a DataError on errors."""
+    check_timezone(timezone)
     result = _validate(con, raws, {}, mapping or {}, timezone, meta or {}, materialise_as_view or {})
     if not result.ok:
         raise DataError(findings=result.errors)

@@ -215,3 +215,8 @@ def test_bool_and_rating_columns():
     events = pd.DataFrame({"user_id": ["u"], "event_at": ["2025-01-01"], "event": ["x"]})
     ds = opskit.Dataset.from_frames(events=events, opportunities=frame)
     assert ds.to_pandas("opportunities")["won"].tolist()[:2] == [True, False]
+
+
+def test_unknown_timezone_is_named_with_suggestions(events_frame):
+    with pytest.raises(ValueError, match="did you mean Asia/Shanghai"):
+        opskit.Dataset.from_frames(events=events_frame, timezone="Asia/Shangai")
