@@ -34,6 +34,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from opskit.io import validate
+    from opskit.schema import TABLES
 
     mapping = None
     if args.mapping:
@@ -45,7 +46,8 @@ def _validate(args: argparse.Namespace) -> int:
     by_table: dict[str, list] = {}
     for finding in result.findings:
         by_table.setdefault(finding.table, []).append(finding)
-    names = list(dict.fromkeys([*result.sources, *by_table]))
+    found = dict.fromkeys([*result.sources, *by_table])
+    names = [n for n in TABLES if n in found] + [n for n in found if n not in TABLES]
     summary = result.dataset.summary().set_index("table") if result.dataset else None
     for name in names:
         source = result.sources.get(name, "")
