@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
+import ibis
 import pandas as pd
 import pytest
 
@@ -26,3 +30,20 @@ def users_frame() -> pd.DataFrame:
         "segment": ["B2B", "b2c"],
         "channel": ["微信", "百度搜索"],
     })
+
+
+@pytest.fixture(scope="session")
+def spark_backend(tmp_path_factory):
+    pyspark = pytest.importorskip("pyspark.sql")
+    # Spark's Python workers must use this interpreter (with pandas and pyarrow), not PATH's python3.
+    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = (pyspark.SparkSession.builder.master("local[2]").appName("opskit-tests")
+               .config("spark.sql.warehouse.dir", str(warehouse))
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "4")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield ibis.pyspark.connect(session)
+    session.stop()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import ibis
 import pandas as pd
 import pytest
@@ -47,23 +44,6 @@ def test_epoch_and_excel_conversions():
         s=engine.epoch_to_timestamp(t.s, "s"), excel=engine.epoch_to_timestamp(t.s / 86_400 + 2, "excel")))
     assert got["s"].tolist() == [pd.Timestamp("1970-01-01"), pd.Timestamp("1970-01-02 00:00:00.5")]
     assert got["excel"].iloc[0] == pd.Timestamp("1900-01-01")
-
-
-@pytest.fixture(scope="module")
-def spark_backend(tmp_path_factory):
-    pyspark = pytest.importorskip("pyspark.sql")
-    # Spark's Python workers must use this interpreter (with pandas and pyarrow), not PATH's python3.
-    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    session = (pyspark.SparkSession.builder.master("local[2]").appName("opskit-tests")
-               .config("spark.sql.warehouse.dir", str(warehouse))
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield ibis.pyspark.connect(session)
-    session.stop()
 
 
 @pytest.mark.spark
