@@ -10,6 +10,7 @@ import pandas as pd
 from opskit import engine
 from opskit.dataset import Dataset, require_columns
 from opskit.errors import DataError
+from opskit.schema import TABLES
 from opskit.validation import prepare
 
 __all__ = ["table_arg"]
@@ -35,4 +36,33 @@ def table_arg(obj: Any, name: str, columns: tuple[str, ...]) -> ir.Table:
         raise TypeError(
             f"`{name}` must be an opskit.Dataset, an Ibis table or a pandas DataFrame, "
             f"not {type(obj).__name__}")
-    return require_columns(obj, name, columns)
+    table = require_columns(obj, name, columns)
+    _check_types(table, name, columns)
+    return table
+
+
+_ACCEPTS = {
+    "timestamp": ("timestamp", lambda t: t.is_timestamp()),
+    "date": ("date", lambda t: t.is_date() or t.is_timestamp()),
+    "money": ("number", lambda t: t.is_numeric()),
+    "count": ("number", lambda t: t.is_numeric()),
+    "number": ("number", lambda t: t.is_numeric()),
+    "rating": ("number", lambda t: t.is_numeric()),
+}
+
+
+def _check_types(table: ir.Table, name: str, columns: tuple[str, ...]) -> None:
+    """An Ibis table is used as it is: its contract columns must already have their types."""
+    spec = TABLES.get(name)
+    for col in columns:
+        column = spec.column(col) if spec else None
+        if column is None or column.kind not in _ACCEPTS:
+            continue
+        wanted, ok = _ACCEPTS[column.kind]
+        dtype = table.schema()[col]
+        if not ok(dtype):
+            raise DataError.single(
+                name, col, "wrong_type", 0,
+                f"is {dtype} in this Ibis table, but this calculation needs a {wanted}",
+                f"pass the table through opskit.load(...) (or Dataset.from_frames), which parses "
+                f"and checks it, or cast `{col}` in the database")

@@ -157,3 +157,12 @@ def test_kpi_on_a_frame_with_bad_values_raises_the_same_error():
     frame = pd.DataFrame({"user_id": ["u"], "event": ["x"], "event_at": ["soon"]})
     with pytest.raises(DataError, match="row 1: 'soon'"):
         opskit.activity.active_users(frame)
+
+
+def test_kpi_on_an_ibis_table_with_text_timestamps_says_how_to_fix_it():
+    import ibis
+
+    raw = ibis.memtable({"user_id": ["u"], "event": ["x"], "event_at": ["2025-01-01"]})
+    with pytest.raises(DataError, match="events.event_at: is string in this Ibis table") as info:
+        opskit.activity.active_users(raw)
+    assert "opskit.load" in str(info.value)
