@@ -163,6 +163,6 @@ def test_kpi_on_an_ibis_table_with_text_timestamps_says_how_to_fix_it():
     import ibis
 
     raw = ibis.memtable({"user_id": ["u"], "event": ["x"], "event_at": ["2025-01-01"]})
-    with pytest.raises(DataError, match="events.event_at: is string in this Ibis table") as info:
+    with pytest.raises(DataError, match=r"events\.event_at: is string in this Ibis table") as info:
         opskit.activity.active_users(raw)
     assert "opskit.load" in str(info.value)
