@@ -1,12 +1,14 @@
 # The two set-up commands of the README:
-#   make demo   install opskit in .venv, generate the demo data, validate it, print a summary
-#   make test   install opskit with the test and Spark extras in .venv, run the whole test suite
+#   make demo   install opskit in .venv, generate the demo data, validate it, render the retention report
+#   make test   install opskit with the test and Spark extras in .venv (and Debian's chromium with
+#               CJK fonts for the browser test, when missing), run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := demo-data
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +18,21 @@ demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/opskit demo --out $(DEMO)
 	$(BIN)/opskit validate $(DEMO)
+	$(BIN)/opskit report run retention --data $(DEMO) --out reports
 
-test: $(BIN)/python
+# Headless Chromium and CJK fonts for tests/test_browser.py, from Debian (Playwright drives this
+# chromium; it downloads no browser). Installed only when missing, and only as root (CI is root).
+browser-deps:
+	@if [ -x $(CHROMIUM) ] && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and fonts-noto-cjk (Debian packages) for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else \
+		echo "note: $(CHROMIUM) or the Noto CJK fonts are missing and this is not root:"; \
+		echo "      sudo apt-get install chromium fonts-noto-cjk   (the browser test is skipped without them)"; \
+	fi
+
+test: $(BIN)/python browser-deps
 	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
@@ -26,4 +41,4 @@ lint: $(BIN)/python
 	$(BIN)/python -m ruff check .
 
 clean:
-	rm -rf $(VENV) $(DEMO) build dist *.egg-info
+	rm -rf $(VENV) $(DEMO) reports build dist *.egg-info

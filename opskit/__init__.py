@@ -2,13 +2,15 @@
 
 The public surface: :func:`load` and :func:`validate` turn exports into a
 validated :class:`Dataset`; KPI families live in their modules
-(:mod:`opskit.activity`, ...); :mod:`opskit.demo` generates a realistic
-dataset to try everything on.
+(:mod:`opskit.activity`, :mod:`opskit.retention`, ...); :mod:`opskit.report`
+renders the notebook templates to offline HTML; :mod:`opskit.demo` generates a
+realistic dataset to try everything on. Charts (:mod:`opskit.charts`) and
+sentences (:mod:`opskit.narrative`) are imported on demand.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from opskit import activity, demo, engine, schema
+from opskit import activity, demo, engine, report, retention, schema
 from opskit.dataset import Dataset
 from opskit.errors import DataError, Finding, OpskitError
 from opskit.io import Validation, load, validate
@@ -29,6 +31,8 @@ __all__ = [
     "demo",
     "engine",
     "load",
+    "report",
+    "retention",
     "schema",
     "validate",
 ]

@@ -538,7 +538,9 @@ def churn_line(churn_alerts_frame: pd.DataFrame, *, color: str | None = None, la
                  _pct("churn_rate", labels["churn_rate"]), _pct("baseline", labels["baseline"]),
                  alt.Tooltip("rule:N", title=labels["rule"])],
     )
-    chart = alt.layer(lines, points).resolve_scale(shape="independent").properties(width=560, height=260)
+    # An empty point layer makes Vega size the chart at Number.MAX_VALUE: leave it out.
+    layers = (lines, points) if len(alerts) else (lines,)
+    chart = alt.layer(*layers).resolve_scale(shape="independent").properties(width=560, height=260)
     return _with_title(chart, title)
 
 

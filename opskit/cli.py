@@ -2,11 +2,15 @@
 
 ``opskit demo --out DIR``      write the demo dataset as Parquet files
 ``opskit validate DIR``        check an export against the data contract
+``opskit report list``         the report templates and their parameters
+``opskit report run TEMPLATE --data DIR --out DIR``   render a report to offline HTML
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -71,6 +75,86 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _report_list(args: argparse.Namespace) -> int:
+    from opskit.report import TemplateError, find_template
+    from opskit.report.templates import template_dirs, template_paths
+
+    paths = template_paths()
+    folders = ", ".join(str(d) for d in template_dirs()) or "no template folder"
+    if not paths:
+        print(f"opskit report: no templates found (searched {folders})")
+        return 0
+    broken = 0
+    for name, path in paths.items():
+        try:
+            shown = os.path.relpath(path)
+        except ValueError:  # another drive (Windows)
+            shown = str(path)
+        if shown.startswith(".."):
+            shown = str(path)
+        print(f"{name}  ({shown})")
+        try:
+            template = find_template(path)
+        except TemplateError as exc:
+            broken += 1
+            print(f"  error: {exc}")
+            continue
+        if not template.parameters:
+            print("  (no parameters cell)")
+            continue
+        rows = [(p.name, str(p.type), p.default_text, p.help) for p in template.parameters.values()]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for row in rows:
+            cells = "  ".join(f"{row[i]:<{widths[i]}}" for i in range(3))
+            print(f"  {cells}  {row[3]}".rstrip())
+        print()
+    return 1 if broken else 0
+
+
+def _report_params(args: argparse.Namespace) -> dict[str, object]:
+    from opskit.report import ParameterError
+
+    params: dict[str, object] = {}
+    problems = []
+    for name, value in args.param or []:
+        if name in params:
+            problems.append(f"parameter {name!r} is given twice with -p")
+        params[name] = value
+    for name, value, flag in (("data", args.data, "--data"), ("lang", args.lang, "--lang")):
+        if value is None:
+            continue
+        if name in params:
+            problems.append(f"parameter {name!r} is given both with {flag} and with -p")
+        if name == "data" and "://" not in value:
+            path = Path(value).expanduser()
+            if not path.exists():
+                problems.append(f"--data {value!r} does not exist. Fix: pass the folder of your export")
+            value = str(path.resolve())
+        params[name] = value
+    if problems:
+        raise ParameterError(Path(args.template).stem, problems)
+    return params
+
+
+def _report_run(args: argparse.Namespace) -> int:
+    from opskit.report import run
+
+    if args.verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    params = _report_params(args)
+    try:
+        report = run(args.template, params, args.out, format=args.format,
+                     timeout=args.timeout, progress=False if args.quiet else None, log_output=args.verbose)
+    except KeyboardInterrupt:
+        print("opskit: interrupted; the previous report, if any, is unchanged", file=sys.stderr)
+        return 130
+    for path in report.paths:
+        print(path)
+    if not args.quiet:
+        print(f"opskit report: {report.template} rendered in {report.seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opskit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,6 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timezone", default="UTC", help="zone of naive timestamps (default UTC)")
     check.add_argument("--mapping", help="a TOML file with [mapping.<table>] column renames")
     check.set_defaults(func=_validate)
+
+    from opskit.report.run import DEFAULT_TIMEOUT
+
+    report = sub.add_parser("report", help="render report templates to offline HTML")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    listing = report_sub.add_parser("list", help="the templates and their parameters")
+    listing.set_defaults(func=_report_list)
+    render = report_sub.add_parser(
+        "run", help="execute a template and write OUT/<template>.html",
+        description="Execute a template with papermill and write OUT/<template>.html (one offline file). "
+                    "Parameters are checked against the template's declared types before anything runs.")
+    render.add_argument("template", help="template name (see `opskit report list`) or path to an .ipynb")
+    render.add_argument("--data", help="the dataset: sets the template's `data` parameter")
+    render.add_argument("--out", required=True, help="output folder (created when missing)")
+    render.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a template parameter; VALUE is converted to the declared type (repeatable)")
+    render.add_argument("--lang", choices=["en", "zh"], help="report language: sets the `lang` parameter")
+    render.add_argument("--format", choices=["html", "ipynb", "both"], default="html",
+                        help="html (default), the executed ipynb, or both")
+    render.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"per-cell execution limit, 0 for none (default {DEFAULT_TIMEOUT:g})")
+    noise = render.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", action="store_true", help="no progress bar, print only the paths written")
+    noise.add_argument("--verbose", action="store_true", help="log every cell's output while it runs")
+    render.set_defaults(func=_report_run)
     return parser
 
 

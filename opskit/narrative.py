@@ -33,7 +33,6 @@ passes its own ``significant`` flag.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -42,6 +41,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 import pandas as pd
+
+from opskit.report.display import escape_markdown
 
 __all__ = [
     "Sentence",
@@ -711,22 +712,6 @@ def churn_alerts(frame: pd.DataFrame, *, lang: str = "en", period: str = "week",
 # ---------------------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
-
-
-def escape_markdown(value: object) -> str:
-    """Plain text made safe for Markdown: HTML special characters become entities and
-    Markdown punctuation (and ``$``, which starts maths) is backslash-escaped; newlines become spaces.
-
-    Examples
-    --------
-    >>> escape_markdown("</script><img src=x onerror=alert(1)>")
-    '&lt;/script&gt;&lt;img src=x onerror=alert\\\\(1\\\\)&gt;'
-    >>> escape_markdown("**微信** [x](y) $5")
-    '\\\\*\\\\*微信\\\\*\\\\* \\\\[x\\\\]\\\\(y\\\\) \\\\$5'
-    """
-    plain = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(plain, quote=False))
 
 
 def to_markdown(sentences: Iterable[Sentence | str]) -> str:

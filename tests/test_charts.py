@@ -223,6 +223,14 @@ def test_churn_line_by_group_and_in_chinese(alerts):
     assert alert["rule"].startswith("流失率不低于前 8 个完整周期中位数的 1.3 倍")
 
 
+def test_churn_line_without_alerts_has_no_empty_layer_and_a_sane_size(alerts):
+    chart = charts.churn_line(alerts.assign(alert=False), unit="week")
+    assert _layer_marks(chart.to_dict()) == ["line"]
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    width = float(svg.split('width="', 1)[1].split('"', 1)[0])
+    assert width < 2_000  # an empty point layer used to size the chart at Number.MAX_VALUE
+
+
 def test_new_vs_returning_lines():
     frame = pd.DataFrame({
         "period": pd.to_datetime(["2025-01-01"] * 2 + ["2025-02-01"] * 2), "group": ["new", "returning"] * 2,
