@@ -17,7 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "ROW",
     "as_table",
     "backend_name",
+    "cached",
     "connect",
     "frame_table",
     "local_to_utc",
@@ -241,6 +244,30 @@ def release_sources(con: ibis.BaseBackend) -> None:
     ).fetchall()
     for (name,) in rows:
         con.raw_sql(f"DROP TABLE {_ident(name)}")
+
+
+@contextlib.contextmanager
+def cached(expr: ir.Table) -> Iterator[ir.Table]:
+    """Compute ``expr`` once for several queries; drop the copy afterwards.
+
+    DuckDB gets a temporary table (ibis 12's ``Table.cache`` fails on duckdb 1.5
+    when it drops the copy); other engines use ``Table.cache`` (Spark: a cached
+    DataFrame).
+    """
+    try:
+        con = expr.get_backend()
+    except Exception:  # an unbound memtable runs on ibis's default backend
+        con = ibis.get_backend()
+    if con.name != "duckdb":
+        with expr.cache() as table:
+            yield table
+        return
+    name = _fresh("cache")
+    table = con.create_table(name, expr, temp=True)
+    try:
+        yield table
+    finally:
+        con.raw_sql(f"DROP TABLE IF EXISTS {_ident(name)}")  # ibis's drop_table SQL fails here
 
 
 # --- engine-specific spellings ------------------------------------------------------------

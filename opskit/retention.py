@@ -225,26 +225,33 @@ def cohort_table(events: Any, /, *, period: str = "week", mode: str = "on", kind
     if users_t is not None:
         entries = entries.left_join(users_t, "user_id").select(entries, *[users_t[c] for c in user_cols])
     keys = ["cohort", *by_cols]
-    sizes = engine.to_pandas(entries.group_by(keys).aggregate(
-        cohort_size=entries.count(), last_t0=entries.t0.max()))
-
-    returns = table if return_event is None else table.filter(table.event == return_event)
-    offsets = _offsets(entries, returns, period=period, calendar=calendar, periods=int(periods),
-                       cap=mode == "on")
-    if mode == "on":
-        counts = engine.to_pandas(offsets.group_by([*keys, "n"]).aggregate(retained=offsets.count()))
-        counts = counts.rename(columns={"n": "period"})
-    else:
-        entry_keys = [c for c in offsets.columns if c != "n"]
-        furthest = offsets.group_by(entry_keys).aggregate(n=offsets.n.max())
-        furthest = furthest.mutate(n=ibis.least(furthest.n, int(periods)))  # later returns count at n
-        by_max = engine.to_pandas(furthest.group_by([*keys, "n"]).aggregate(k=furthest.count()))
-        counts = _suffix_sums(by_max, keys, int(periods))
+    # the entries (a group-by over every event) feed two queries: compute them once
+    with engine.cached(entries) as entries:
+        sizes = engine.to_pandas(entries.group_by(keys).aggregate(
+            cohort_size=entries.count(), last_t0=entries.t0.max()))
+        returns = table if return_event is None else table.filter(table.event == return_event)
+        counts = _counts(entries, returns, keys, period=period, mode=mode, calendar=calendar,
+                         periods=int(periods))
 
     out = _fill(sizes, counts, keys, int(periods))
     out = _complete(out, period=period, calendar=calendar, horizon=horizon)
     return _finish(out, ["cohort", "period", "cohort_size", "retained", "rate", "complete",
                          "ci_low", "ci_high", *by_cols], sort=[*by_cols, "cohort", "period"])
+
+
+def _counts(entries: ir.Table, returns: ir.Table, keys: list[str], *, period: str, mode: str,
+            calendar: bool, periods: int) -> pd.DataFrame:
+    """Retained entries per cohort (and ``by`` value) and period offset."""
+    offsets = _offsets(entries, returns, period=period, calendar=calendar, periods=periods,
+                       cap=mode == "on")
+    if mode == "on":
+        counts = engine.to_pandas(offsets.group_by([*keys, "n"]).aggregate(retained=offsets.count()))
+        return counts.rename(columns={"n": "period"})
+    entry_keys = [c for c in offsets.columns if c != "n"]
+    furthest = offsets.group_by(entry_keys).aggregate(n=offsets.n.max())
+    furthest = furthest.mutate(n=ibis.least(furthest.n, periods))  # later returns count at n
+    by_max = engine.to_pandas(furthest.group_by([*keys, "n"]).aggregate(k=furthest.count()))
+    return _suffix_sums(by_max, keys, periods)
 
 
 def _suffix_sums(by_max: pd.DataFrame, keys: list[str], periods: int) -> pd.DataFrame:
