@@ -14,23 +14,14 @@ import pandas as pd
 import pytest
 
 from opskit import demo
+from opskit.schema import TABLES
 
 START, DAYS = "2025-01-01", 365
 T0 = pd.Timestamp(START)
 END = T0 + pd.Timedelta(days=DAYS)
 WEEK, MONTH = pd.Timedelta(days=7), pd.Timedelta(days=30)
 
-REQUIRED = {
-    "users": ["user_id", "signup_at"],
-    "events": ["user_id", "event_at", "event"],
-    "touchpoints": ["user_id", "touched_at", "channel"],
-    "conversions": ["user_id", "converted_at"],
-    "spend": ["date", "channel", "cost"],
-    "subscriptions": ["account_id", "started_at", "mrr"],
-    "opportunities": ["opportunity_id", "account_id", "created_at", "stage"],
-    "tickets": ["ticket_id", "user_id", "created_at"],
-    "targets": ["metric", "period_start", "period_end", "target"],
-}
+REQUIRED = {name: spec.required for name, spec in TABLES.items()}  # the contract, from one place
 IDS = {"user_id", "account_id", "opportunity_id", "ticket_id", "session_id"}
 MONEY = {"revenue", "value", "cost", "mrr", "amount"}
 
