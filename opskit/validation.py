@@ -24,6 +24,7 @@ from opskit.schema import ORDERED_PAIRS, TABLES, Column, closest_column
 __all__ = ["Prepared", "prepare", "resolve_columns"]
 
 _RAW = "__opskit_raw__"
+_EDGE = "__opskit_edge__"
 _TIMESTAMP_FIX = (
     "write timestamps as ISO 8601 ('2024-01-05 13:00:00', optionally with an offset like "
     "'+08:00'), '2024/01/05', '2024年1月5日', epoch seconds/milliseconds or Excel serial dates; "
@@ -105,27 +106,27 @@ def resolve_columns(name: str, columns: list[str], mapping: dict[str, str] | Non
 
 
 def _edge_space(text: ir.StringValue) -> ir.BooleanValue:
-    """Text that starts or ends with a space or control character.
+    """Text that is empty, or starts or ends with a space or control character.
 
-    Checking the two edge characters is 5x faster in DuckDB than comparing the
-    text with its trimmed self, and only such text can change when trimmed.
+    Only such text can change when trimmed. Comparing with ``"!"`` (the first
+    printable ASCII character) tests the first character as bytes: this is 5x
+    faster in DuckDB than comparing the text with its trimmed self.
     """
-    return (text.ascii_str() <= 32) | (text.right(1).ascii_str() <= 32)
+    return (text < "!") | (text.right(1) < "!")
 
 
-def _blank(col: ir.Value) -> ir.BooleanValue:
-    if col.type().is_string():
-        only_space = ibis.cases((_edge_space(col), col.strip() == ""), else_=False)
-        return col.isnull() | (col == "") | only_space
+def _blank(col: ir.Value, edge: ir.BooleanValue | None) -> ir.BooleanValue:
+    """Missing: NULL, or text of nothing but spaces (``edge`` is :func:`_edge_space` of it)."""
+    if edge is not None:
+        return col.isnull() | ibis.cases((edge, col.strip() == ""), else_=False)
     return col.isnull()
 
 
-def _needs_cleaning(raw: ir.Value, column: Column) -> ir.BooleanValue | None:
+def _needs_cleaning(raw: ir.Value, column: Column, edge: ir.BooleanValue | None) -> ir.BooleanValue | None:
     """Rows whose text the coercion would change (spaces, empty, case); None if not text."""
-    if column.kind not in ("id", "text") or not raw.type().is_string():
+    if column.kind not in ("id", "text") or edge is None:
         return None
-    changed = (raw == "") | _edge_space(raw)
-    return changed | (raw != raw.lower()) if column.name == "segment" else changed
+    return edge | (raw != raw.lower()) if column.name == "segment" else edge
 
 
 def _numeric_timestamp_unit(col: ir.NumericValue) -> str:
@@ -201,7 +202,7 @@ def _rules(t: ir.Table, spec_cols: list[Column], name: str, now: _dt.datetime):
     """Yield (check, column, level, predicate, problem, fix) for every rule that applies."""
     for column in spec_cols:
         c, raw = t[column.name], t[_RAW + column.name]
-        blank = _blank(raw)
+        blank = _blank(raw, t[_EDGE + column.name] if _EDGE + column.name in t.columns else None)
         if column.required:
             yield ("missing_value", column.name, "error", blank,
                    "are empty, but every row needs this column",
@@ -282,10 +283,13 @@ def prepare(raw: ir.Table, name: str, *, mapping: dict[str, str] | None = None,
         *[coerced[c.name].name(c.name) for c in present],
         *extras,
         *[t[c.name].name(_RAW + c.name) for c in present],
+        # computed once per text column, read by the missing-value and cleaning checks
+        *[_edge_space(t[c.name]).name(_EDGE + c.name) for c in present if t[c.name].type().is_string()],
         *([t[engine.ROW]] if has_row else []),
     )
     rules = list(_rules(typed, present, name, now))
-    needs_cleaning = {c.name: _needs_cleaning(typed[_RAW + c.name], c) for c in present}
+    edges = {c.name: typed[_EDGE + c.name] if _EDGE + c.name in typed.columns else None for c in present}
+    needs_cleaning = {c.name: _needs_cleaning(typed[_RAW + c.name], c, edges[c.name]) for c in present}
     needs_cleaning = {n: pred for n, pred in needs_cleaning.items() if pred is not None}
     counts = engine.to_pandas(typed.aggregate(
         __total=typed.count(),
