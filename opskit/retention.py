@@ -79,12 +79,31 @@ def _index(ts: ir.TimestampValue, period: str) -> ir.IntegerValue:
     return ((days + 3) / 7).floor().cast("int64")  # 1970-01-01 was a Thursday: weeks start Monday
 
 
-def _horizon(events: ir.Table) -> pd.Timestamp:
-    """End of observation: midnight after the day of the last event (exports are cut by day)."""
-    last = engine.to_pandas(events.aggregate(last=events.event_at.max()))["last"].iloc[0]
+def _span(events: ir.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First event, and the end of observation: midnight after the day of the last event
+    (exports are cut by day). One query for both."""
+    bounds = engine.to_pandas(events.aggregate(first=events.event_at.min(), last=events.event_at.max()))
+    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
     if pd.isna(last):
-        return pd.NaT
-    return last.normalize() + pd.Timedelta(days=1)
+        return pd.NaT, pd.NaT
+    return first, last.normalize() + pd.Timedelta(days=1)
+
+
+def _horizon(events: ir.Table) -> pd.Timestamp:
+    """End of observation (see :func:`_span`)."""
+    return _span(events)[1]
+
+
+def _period_grid(first: pd.Timestamp, last: pd.Timestamp, period: str, *, start: Any = None,
+                 end: Any = None) -> ir.Table:
+    """Period starts after ``first`` up to ``last`` (within ``[start, end)``) as a small table ``p``."""
+    starts = pd.date_range(first.normalize(), last, freq=FREQS[period][1])
+    starts = starts[starts > first]
+    if start is not None:
+        starts = starts[starts >= pd.Timestamp(start)]
+    if end is not None:
+        starts = starts[starts < pd.Timestamp(end)]
+    return ibis.memtable(pd.DataFrame({"p": starts.astype("datetime64[us]")}))
 
 
 def _period_end(start: pd.Series, period: str, n: pd.Series | int) -> pd.Series:
@@ -379,7 +398,7 @@ def nday(events: Any, /, *, days: Sequence[int] = (1, 7, 30), users: Any = None,
     """
     by_cols = _as_list(by)
     table = table_arg(events, "events", ("user_id", "event_at", "event"))
-    horizon = _horizon(table)
+    observed_from, horizon = _span(table)
     if users is not None:
         users_t = table_arg(users, "users", ("user_id", "signup_at", *by_cols))
         starts = users_t.select("user_id", *by_cols, t0=users_t.signup_at)
@@ -388,7 +407,6 @@ def nday(events: Any, /, *, days: Sequence[int] = (1, 7, 30), users: Any = None,
     else:
         first = table if start_event is None else table.filter(table.event == start_event)
         starts = first.group_by("user_id").aggregate(t0=first.event_at.min())
-    observed_from = engine.to_pandas(table.aggregate(first=table.event_at.min()))["first"].iloc[0]
     starts = starts.filter(starts.t0 >= ibis.timestamp(pd.Timestamp(observed_from).normalize()))
     if start is not None:
         starts = starts.filter(starts.t0 >= ibis.timestamp(pd.Timestamp(start)))
@@ -533,7 +551,7 @@ def churn(events: Any, /, *, period: str = "month", inactive_after: int | None =
     _check("period", period, tuple(FREQS))
     by_cols = _as_list(by)
     table = table_arg(events, "events", ("user_id", "event_at"))
-    horizon = _horizon(table)
+    first, horizon = _span(table)
     if by_cols:
         if users is None:
             raise ValueError("churn(by=...) breaks down by users columns: pass users=...")
@@ -546,12 +564,7 @@ def churn(events: Any, /, *, period: str = "month", inactive_after: int | None =
         window_end = None
     else:
         n_days = int(inactive_after)
-        bounds = engine.to_pandas(table.aggregate(first=table.event_at.min(), last=table.event_at.max()))
-        first_day = bounds["first"].iloc[0].normalize()
-        starts = pd.date_range(first_day, bounds["last"].iloc[0] + pd.Timedelta(days=n_days),
-                               freq=FREQS[period][1])
-        starts = starts[starts > bounds["first"].iloc[0]]
-        grid = ibis.memtable(pd.DataFrame({"p": starts.astype("datetime64[us]")}))
+        grid = _period_grid(first, horizon + pd.Timedelta(days=n_days), period)
         lo = grid.p - ibis.interval(days=n_days)
         hi = grid.p + ibis.interval(days=n_days)
         near = table.join(grid, (table.event_at >= lo) & (table.event_at < hi))
@@ -623,13 +636,7 @@ def subscriber_churn(subscriptions: Any, /, *, period: str = "month", by: str | 
         first=subs.started_at.min(), last_start=subs.started_at.max(), last_end=subs.ended_at.max()))
     last = max(t for t in (bounds["last_start"].iloc[0], bounds["last_end"].iloc[0]) if pd.notna(t))
     horizon = last.normalize() + pd.Timedelta(days=1)
-    starts = pd.date_range(bounds["first"].iloc[0].normalize(), last, freq=FREQS[period][1])
-    starts = starts[starts > bounds["first"].iloc[0]]
-    if start is not None:
-        starts = starts[starts >= pd.Timestamp(start)]
-    if end is not None:
-        starts = starts[starts < pd.Timestamp(end)]
-    grid = ibis.memtable(pd.DataFrame({"p": starts.astype("datetime64[us]")}))
+    grid = _period_grid(bounds["first"].iloc[0], last, period, start=start, end=end)
     grid = grid.mutate(p_end=_next_period(grid.p, period))
     rows = subs.select("account_id", "started_at", "ended_at")
     covering = rows.join(grid, (rows.started_at <= grid.p)
