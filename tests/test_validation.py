@@ -139,6 +139,32 @@ def test_warnings_are_counted_in_the_report(tmp_path):
     assert ds.events.count().execute() == 3  # the duplicate was dropped, nothing else
 
 
+@pytest.mark.parametrize("extra", [
+    pytest.param(["x", None, None, "y"], id="text extra with nulls"),
+    pytest.param([[1], [2], [2], [3]], id="list extra: no row hash, exact count"),
+])
+def test_duplicates_are_counted_exactly_with_nulls_and_nested_columns(extra):
+    frame = pd.DataFrame({
+        "user_id": ["u1", "u2", "u2", "u3"],
+        "event_at": ["2025-01-01 10:00", "2025-01-02", "2025-01-02", "2025-01-03"],
+        "event": ["login", "view", "view", "login"],
+        "page": ["/", None, None, "/a"],
+        "note": extra})
+    ds = opskit.Dataset.from_frames(events=frame)
+    report = ds.report().set_index("check")
+    assert report.loc["duplicate_rows", "rows"] == 1
+    assert ds.events.count().execute() == 3
+
+
+def test_rows_equal_but_for_one_column_are_not_duplicates():
+    frame = pd.DataFrame({
+        "user_id": ["u1", "u1"], "event_at": ["2025-01-01", "2025-01-01"],
+        "event": ["login", "login"], "note": ["a", "b"]})
+    ds = opskit.Dataset.from_frames(events=frame)
+    assert "duplicate_rows" not in set(ds.report()["check"])
+    assert ds.events.count().execute() == 2
+
+
 def test_dataset_without_a_table_names_it():
     ds = opskit.Dataset.from_frames(events=pd.DataFrame(
         {"user_id": ["u"], "event_at": ["2025-01-01"], "event": ["x"]}))
