@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["FREQS", "period_range", "period_start"]
+__all__ = ["FREQS", "floor_period", "period_range", "period_start"]
 
 #: opskit frequency -> (Ibis truncation unit, pandas date_range frequency).
 FREQS: dict[str, tuple[str, str]] = {
@@ -30,3 +30,18 @@ def period_start(ts: ir.TimestampValue, freq: str) -> ir.TimestampValue:
 def period_range(first: pd.Timestamp, last: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
     """Every period start from ``first``'s period to ``last``'s, inclusive."""
     return pd.date_range(first, last, freq=_unit(freq)[1], name="period").astype("datetime64[ns]")
+
+
+def floor_period(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """Start of the calendar period holding ``ts`` (the pandas twin of :func:`period_start`).
+
+    >>> floor_period(pd.Timestamp("2025-01-01 10:00"), "week")  # a Wednesday
+    Timestamp('2024-12-30 00:00:00')
+    """
+    day = pd.Timestamp(ts).normalize()
+    _unit(freq)
+    if freq == "week":
+        return day - pd.Timedelta(days=day.weekday())
+    if freq == "month":
+        return day.replace(day=1)
+    return day
