@@ -182,7 +182,7 @@ def test_churn_alerts_groups_limit_and_quiet_periods():
 
 # --- report text and escaping ----------------------------------------------------------
 def test_report_text_exists_in_both_languages_with_chinese_punctuation():
-    en, zh = narrative._TEXT["en"], narrative._TEXT["zh"]
+    en, zh = narrative._core._TEXT["en"], narrative._core._TEXT["zh"]
     assert en.keys() == zh.keys()
     for key, words in zh.items():
         assert re.findall(r"\{\w+\}", words) == re.findall(r"\{\w+\}", en[key]) or key in (
