@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
-#   make demo   install opskit in .venv, generate the demo data, validate it, render the retention report
+#   make demo   install opskit in .venv, generate the demo data, validate it, render the retention
+#               and attribution reports
 #   make test   install opskit with the test and Spark extras in .venv (and Debian's chromium with
 #               CJK fonts for the browser test, when missing), run the whole test suite
 PYTHON ?= python3
@@ -19,6 +20,7 @@ demo: $(BIN)/python
 	$(BIN)/opskit demo --out $(DEMO)
 	$(BIN)/opskit validate $(DEMO)
 	$(BIN)/opskit report run retention --data $(DEMO) --out reports
+	$(BIN)/opskit report run attribution --data $(DEMO) --out reports -p conversion_kinds paid
 
 # Headless Chromium and CJK fonts for tests/test_browser.py, from Debian (Playwright drives this
 # chromium; it downloads no browser). Installed only when missing, and only as root (CI is root).

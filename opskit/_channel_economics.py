@@ -12,7 +12,7 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range
-from opskit.attribution import attribute
+from opskit.attribution import NO_TOUCH, attribute
 
 __all__ = ["performance"]
 
@@ -57,9 +57,10 @@ def performance(spend: Any, touchpoints: Any, conversions: Any, /, *,
         (touchpoints), ``traffic_share`` (visits / all visits), ``conversions``
         and ``value`` (attributed), ``conversion_rate`` (conversions /
         visits), ``cpa`` (cost / conversions, the CAC when conversions are
-        first purchases), ``roas`` (value / cost) and ``roi`` ((value - cost)
-        / cost). A ratio whose denominator is 0 is NaN. Rows by cost, then
-        conversions, descending.
+        first purchases; NaN for a channel without spend), ``roas`` (value /
+        cost) and ``roi`` ((value - cost) / cost). A ratio whose denominator
+        is 0 is NaN. Rows by cost, then conversions, descending; the
+        ``"(none)"`` row (conversions with no touch) last.
 
     Examples
     --------
@@ -74,7 +75,7 @@ def performance(spend: Any, touchpoints: Any, conversions: Any, /, *,
     >>> performance(spend, touches, sales)[["channel", "ctr", "cpc", "cpa", "roas"]]
               channel    ctr  cpc    cpa  roas
     0              微信  0.025  2.0  100.0   3.0
-    1  organic_search    NaN  NaN    0.0   NaN
+    1  organic_search    NaN  NaN    NaN   NaN
     """
     if freq is not None and freq not in FREQS:
         raise ValueError(f"freq must be one of {', '.join(FREQS)} or None, not {freq!r}")
@@ -164,11 +165,12 @@ def _finish(frame: pd.DataFrame, keys: list[str], trend: bool) -> pd.DataFrame:
     total_visits = group.transform("sum") if trend else frame["visits"].sum()
     frame["traffic_share"] = ratio(frame["visits"], pd.Series(total_visits, index=frame.index))
     frame["conversion_rate"] = ratio(frame["conversions"], frame["visits"])
-    frame["cpa"] = ratio(frame["cost"], frame["conversions"])
+    frame["cpa"] = ratio(frame["cost"], frame["conversions"]).where(frame["cost"] > 0)
     frame["roas"] = ratio(frame["value"], frame["cost"])
     frame["roi"] = ratio(frame["value"] - frame["cost"], frame["cost"])
-    order = [*(["period"] if trend else []), "cost", "conversions"]
-    asc = [*([True] if trend else []), False, False]
+    frame["touched"] = frame["channel"] != NO_TOUCH  # conversions without a touch go last
+    order = [*(["period"] if trend else []), "touched", "cost", "conversions"]
+    asc = [*([True] if trend else []), False, False, False]
     frame = frame.sort_values([*order, *keys], ascending=[*asc, *[True] * len(keys)],
                               ignore_index=True)
     return frame[[*(["period"] if trend else []), *keys, *_METRICS]]

@@ -24,14 +24,16 @@ from opskit._heuristics import HEURISTICS, credit_by_channel
 from opskit._inputs import table_arg
 from opskit.errors import DataError
 
-__all__ = ["MODELS", "NO_TOUCH", "attribute", "attribute_paths", "compare", "lookback_sensitivity",
-           "path_lengths", "paths", "removal_effects", "time_to_convert"]
+__all__ = ["MODELS", "MODEL_OPTIONS", "NO_TOUCH", "attribute", "attribute_paths", "compare",
+           "lookback_sensitivity", "options_for", "path_lengths", "paths", "removal_effects",
+           "time_to_convert"]
 
 #: Every model name :func:`attribute` accepts, rule-based first.
 MODELS = (*HEURISTICS, "markov", "shapley")
 NO_TOUCH = _journeys.NO_TOUCH
 
-_OPTIONS: dict[str, tuple[str, ...]] = {
+#: The options each model takes (models not listed take none).
+MODEL_OPTIONS: dict[str, tuple[str, ...]] = {
     "position_based": ("weights",),
     "time_decay": ("half_life_days",),
     "markov": ("order",),
@@ -248,7 +250,7 @@ def compare(touchpoints: Any, conversions: Any = None, /, *,
     Pass ``touchpoints`` and ``conversions``, or one paths frame (then
     ``time_decay`` is skipped: it needs times). Options go to the models
     that take them (``weights``, ``half_life_days``, ``order``, ``worth``,
-    ...).
+    ...); options of models not compared are ignored.
 
     Returns
     -------
@@ -273,13 +275,13 @@ def compare(touchpoints: Any, conversions: Any = None, /, *,
         wanted = [m for m in wanted if m != "time_decay"]
     for m in wanted:
         _options(m, {})
-    known = {o for m in wanted for o in _OPTIONS.get(m, ())}
-    if given - known:
-        raise TypeError(f"compare() got options {sorted(given - known)} that none of the models "
-                        f"{wanted} takes")
+    known = {o for opts in MODEL_OPTIONS.values() for o in opts}
+    if given - known:  # options of models not in `models` are ignored, unknown names are not
+        raise TypeError(f"compare() got unknown options {sorted(given - known)}; the models take "
+                        f"{', '.join(sorted(known))}")
     columns: dict[str, pd.Series] = {}
     for m in wanted:
-        opts = {k: v for k, v in model_options.items() if k in _OPTIONS.get(m, ())}
+        opts = {k: v for k, v in model_options.items() if k in MODEL_OPTIONS.get(m, ())}
         if conversions is None:
             result = attribute_paths(touchpoints, model=m, sep=sep, **opts)
         else:
@@ -402,12 +404,27 @@ def time_to_convert(touchpoints: Any, conversions: Any, /, *, lookback_days: flo
     return out
 
 
+def options_for(model: str, **options: Any) -> dict[str, Any]:
+    """The ``options`` that ``model`` takes (see :data:`MODEL_OPTIONS`); the others are dropped.
+
+    For code that holds options for several models (a report's parameters)
+    and passes one model's share.
+
+    Examples
+    --------
+    >>> options_for("time_decay", half_life_days=3, weights=(0.4, 0.2, 0.4))
+    {'half_life_days': 3}
+    """
+    _options(model, {})
+    return {k: v for k, v in options.items() if k in MODEL_OPTIONS.get(model, ())}
+
+
 # -- helpers -------------------------------------------------------------------------------
 
 def _options(model: str, given: dict[str, Any]) -> dict[str, Any]:
     if model not in MODELS:
         raise ValueError(f"unknown attribution model {model!r}; choose one of {', '.join(MODELS)}")
-    allowed = _OPTIONS.get(model, ())
+    allowed = MODEL_OPTIONS.get(model, ())
     extra = set(given) - set(allowed)
     if extra:
         takes = f"takes {', '.join(allowed)}" if allowed else "takes no options"

@@ -155,7 +155,7 @@ def test_bad_paths_and_options_are_refused_clearly():
         attribute(FOUR, SALE, model="position_based", weights=(.5, .5, .5))
     with pytest.raises(ValueError, match="time_decay needs the time of every touch"):
         attribute_paths(pd.DataFrame({"path": ["a"], "conversions": [1]}), model="time_decay")
-    with pytest.raises(DataError, match="touchpoints.channel"):
+    with pytest.raises(DataError, match=r"touchpoints\.channel"):
         attribute(FOUR.drop(columns="channel"), SALE)
 
 
@@ -168,8 +168,10 @@ def test_compare_puts_models_side_by_side_with_the_spread():
     assert wide[["first_touch", "last_touch", "linear", "markov", "shapley"]].sum().round(9).eq(4).all()
     b = wide.set_index("channel").loc["b"]
     assert (b["min"], b["max"], b["spread"]) == (1.0, 3.0, 2.0)
-    with pytest.raises(TypeError, match=r"options \['half_life'\]"):
+    with pytest.raises(TypeError, match=r"unknown options \['half_life'\]"):
         compare(frame, models=["linear"], half_life=3)
+    assert compare(frame, models=["linear"], weights=(.2, .2, .6)).equals(
+        compare(frame, models=["linear"]))  # options of other models are ignored
 
 
 def test_models_list_is_the_contract():

@@ -40,7 +40,7 @@ def reference(tp: pd.DataFrame, conv: pd.DataFrame, model: str, lookback_days: f
     conv = conv.sort_values(["user_id", "converted_at", "value"])
     for user, mine in conv.groupby("user_id"):
         prev = None
-        for at, value in zip(mine["converted_at"], mine["value"], strict=True):
+        for at, _value in zip(mine["converted_at"], mine["value"], strict=True):
             lo = at - pd.Timedelta(days=lookback_days)
             t = tp[(tp.user_id == user) & (tp.touched_at <= at) & (tp.touched_at >= lo)]
             if prev is not None:
@@ -106,7 +106,7 @@ def test_attribute_equals_attribute_paths_on_its_paths(log, model):
 
 
 @FAST
-@given(logs(), st.sampled_from(RULES + ["markov", "shapley"]))
+@given(logs(), st.sampled_from([*RULES, "markov", "shapley"]))
 def test_totals_equal_the_input_totals(log, model):
     tp, conv = log
     result = attribute(tp, conv, model=model)
@@ -117,7 +117,7 @@ def test_totals_equal_the_input_totals(log, model):
 
 
 @FAST
-@given(logs(channels=("a", "b", "c")), st.sampled_from(RULES + ["markov", "shapley"]))
+@given(logs(channels=("a", "b", "c")), st.sampled_from([*RULES, "markov", "shapley"]))
 def test_renaming_channels_renames_the_result(log, model):
     tp, conv = log
     names = {"a": "百度搜索", "b": "c2", "c": "a3"}
@@ -127,7 +127,7 @@ def test_renaming_channels_renames_the_result(log, model):
 
 
 @FAST
-@given(logs(channels=("a", "b")), st.sampled_from(RULES + ["shapley"]))
+@given(logs(channels=("a", "b")), st.sampled_from([*RULES, "shapley"]))
 def test_a_channel_on_no_converting_journey_gets_nothing(log, model):
     tp, conv = log
     # "never" touches a user who never converts, after everything else

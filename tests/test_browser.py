@@ -1,8 +1,7 @@
 """The rendered report in headless Chromium, offline: charts draw, nothing leaves, nothing injected runs.
 
-Uses Debian's /usr/bin/chromium through Playwright (no browser download); `make test` installs
-chromium and fonts-noto-cjk when they are missing. Without them the module is skipped, except
-in CI (CI=true), where that is a failure.
+A small template (tests/templates/channels.ipynb) whose data puts HTML and script into channel and
+campaign names, through every sink a template might use (see tests/browser_support.py).
 """
 
 from __future__ import annotations
@@ -12,22 +11,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from browser_support import CHART_STATE, assert_nothing_ran, open_offline
 
 from opskit.report import run
 
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).parent / "templates"
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _require(ok: bool, why: str) -> None:
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (CI must run the browser test; `make test` installs it)")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
@@ -38,51 +28,13 @@ def report(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(report, tmp_path_factory):
-    """The report opened in headless Chromium with the network cut off; records what happened."""
-    _require(CHROMIUM.exists() or shutil.which("chromium") is not None, f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _require(False, "playwright is not installed (the `dev` extra)")
-    seen = {"requests": [], "blocked": [], "console": [], "errors": [], "dialogs": []}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, offline=True)
-
-        def route(route):
-            seen["requests"].append(route.request.url)
-            if route.request.url.startswith("file:"):
-                route.continue_()
-            else:
-                seen["blocked"].append(route.request.url)
-                route.abort()
-
-        context.route("**/*", route)
-        tab = context.new_page()
-        tab.on("console",
-               lambda m: seen["console"].append(m.text) if m.type in {"error", "warning"} else None)
-        tab.on("pageerror", lambda e: seen["errors"].append(str(e)))
-        tab.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-        tab.goto(report.as_uri())
-        tab.wait_for_function(
-            "document.querySelectorAll('figure.opskit-chart').length > 0 && "
-            "document.querySelectorAll('figure.opskit-chart').length === "
-            "document.querySelectorAll('figure[data-opskit-rendered], figure[data-opskit-error]').length",
-            timeout=30_000)
-        shot = tmp_path_factory.mktemp("screenshot") / "report.png"
-        tab.screenshot(path=str(shot), full_page=True)
-        seen["screenshot"] = shot
-        yield tab, seen
-        browser.close()
+    with open_offline(report, tmp_path_factory.mktemp("screenshot") / "report.png") as opened:
+        yield opened
 
 
 def test_every_chart_draws(page):
     tab, _ = page
-    charts = tab.eval_on_selector_all("figure.opskit-chart", """figures => figures.map(f => ({
-        rendered: f.getAttribute('data-opskit-rendered'),
-        error: f.getAttribute('data-opskit-error'),
-        marks: f.querySelectorAll('svg .mark-rect path, svg .mark-line path, svg .mark-symbol path').length,
-        texts: Array.from(f.querySelectorAll('svg text')).map(t => t.textContent)}))""")
+    charts = tab.eval_on_selector_all("figure.opskit-chart", CHART_STATE)
     assert len(charts) == 2
     for chart in charts:
         assert chart["rendered"] == "true" and chart["error"] is None
@@ -94,13 +46,7 @@ def test_every_chart_draws(page):
 
 
 def test_nothing_leaves_the_file_and_nothing_injected_runs(page):
-    tab, seen = page
-    assert seen["blocked"] == []
-    assert all(url.startswith("file:") for url in seen["requests"])
-    assert seen["dialogs"] == []  # alert(1), alert(2) never ran
-    assert tab.evaluate("window.__pwned") is None
-    assert tab.evaluate("document.querySelectorAll('main img, main svg[onload], main iframe').length") == 0
-    assert seen["errors"] == [] and seen["console"] == []
+    assert_nothing_ran(*page)  # alert(1), alert(2) never ran
 
 
 def test_tooltips_show_data_as_text(page):

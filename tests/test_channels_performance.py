@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from opskit._channel_economics import performance
+from opskit.channels import performance
 
 SPEND = pd.DataFrame({
     "date": ["2025-01-01", "2025-01-02", "2025-01-08", "2025-01-01"],
@@ -44,7 +44,7 @@ def test_whole_range_by_channel_by_hand():
     baidu = out.loc["百度搜索"]
     assert (baidu["cpa"], baidu["roas"], baidu["roi"]) == (90, 1, 0)
     free = out.loc["organic_search"]
-    assert free["cost"] == 0 and free["cpa"] == 0 and math.isnan(free["roas"])
+    assert free["cost"] == 0 and math.isnan(free["cpa"]) and math.isnan(free["roas"])
     assert math.isnan(free["ctr"]) and math.isnan(free["cpc"])
     assert list(out.index) == ["微信", "百度搜索", "organic_search"]  # by cost, then conversions
 
@@ -72,3 +72,11 @@ def test_start_end_window_and_model_options():
     assert jan_first_week["cost"].sum() == 190 and jan_first_week["conversions"].sum() == 3
     with pytest.raises(ValueError, match="freq must be one of"):
         performance(SPEND, TOUCHES, SALES, freq="quarter")
+
+
+def test_conversions_without_a_touch_come_last():
+    late = pd.concat([SALES, pd.DataFrame({"user_id": ["z"], "converted_at": ["2025-01-02"],
+                                           "value": [1e6]})])
+    out = performance(SPEND, TOUCHES, late)
+    assert out["channel"].iloc[-1] == "(none)" and out["conversions"].iloc[-1] == 1
+    assert out["visits"].iloc[-1] == 0 and math.isnan(out["conversion_rate"].iloc[-1])

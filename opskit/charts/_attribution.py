@@ -221,8 +221,10 @@ def channel_economics(performance: pd.DataFrame, *, lang: str = "en",
                                   tooltip=tooltip)
     cpa = base.mark_bar(color=PALETTE[1]).encode(
         x=alt.X("cpa:Q", title=words["cpa"])).properties(width=260, height=alt.Step(22))
+    # symlog: one channel with a ROAS of 100 must not flatten the others around 1
     roas = base.mark_bar(color=PALETTE[2]).encode(
-        x=alt.X("roas:Q", title=words["roas"])).properties(width=260, height=alt.Step(22))
+        x=alt.X("roas:Q", title=words["roas"], scale=alt.Scale(type="symlog"))
+    ).properties(width=260, height=alt.Step(22))
     rule = alt.Chart(pd.DataFrame({"one": [1.0]})).mark_rule(color=_INK, strokeDash=[4, 3]).encode(
         x="one:Q")
     return _with_title(alt.hconcat(cpa, roas + rule), title)

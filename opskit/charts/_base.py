@@ -14,7 +14,7 @@ FONT = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaH
 
 #: Categorical palette: muted, distinguishable, colour-blind-friendlier first pairs.
 PALETTE = ("#3E6FA8", "#E08E45", "#5E9E6E", "#B5577B", "#7B6BA8", "#4AA3A2", "#C9A53A",
-           "#8C6D5A", "#8A96A3")
+           "#8C6D5A", "#8A96A3", "#D46A6A", "#2F4858", "#9BBF4B")
 
 #: Colour of alert points (churn spikes).
 ALERT_COLOR = "#C8372D"

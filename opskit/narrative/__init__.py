@@ -33,7 +33,7 @@ passes its own ``significant`` flag.
 
 from __future__ import annotations
 
-from opskit.narrative._attribution import attribution_findings
+from opskit.narrative._attribution import attribution_findings, model_name
 from opskit.narrative._core import (
     LANGS,
     Sentence,
@@ -47,6 +47,7 @@ from opskit.narrative._core import (
     fmt_ratio,
     heading,
     section,
+    table,
     text,
     to_markdown,
 )
@@ -75,10 +76,12 @@ __all__ = [
     "fmt_ratio",
     "heading",
     "headline",
+    "model_name",
     "new_vs_returning",
     "rule_text",
     "section",
     "segment_churn",
+    "table",
     "text",
     "to_markdown",
 ]

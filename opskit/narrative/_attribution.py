@@ -15,7 +15,7 @@ from opskit.narrative._core import (
     register_texts,
 )
 
-__all__ = ["attribution_findings"]
+__all__ = ["attribution_findings", "model_name"]
 
 _MODEL_NAMES = {
     "en": {"first_touch": "first touch", "last_touch": "last touch",
@@ -151,10 +151,11 @@ def _economics(perf: pd.DataFrame, lang: str, model: str, currency: str) -> list
         back = fmt_money(row["roas"], currency)
         if lang == "zh":
             out.append(Sentence(
-                f"「{row['channel']}」每花 {currency}1 只带回 {back} 的归因金额（ROAS < 1）。", "warning"))
+                f"「{row['channel']}」每花 {fmt_money(1, currency)} 只带回 {back} 的归因金额（ROAS < 1）。",
+                "warning"))
         else:
-            out.append(Sentence(f"{row['channel']} brings back {back} of attributed value per {currency}1 "
-                                f"spent (ROAS below 1).", "warning"))
+            out.append(Sentence(f"{row['channel']} brings back {back} of attributed value per "
+                                f"{fmt_money(1, currency)} spent (ROAS below 1).", "warning"))
     return out
 
 
@@ -189,7 +190,7 @@ def attribution_findings(*, comparison: pd.DataFrame | None = None,
                          performance: pd.DataFrame | None = None,
                          lengths: pd.DataFrame | None = None,
                          lookback: pd.DataFrame | None = None, model: str = "last_touch",
-                         lang: str = "en", currency: str = "¥",
+                         lang: str = "en", currency: str = "CNY",
                          no_touch: str = "(none)") -> list[Sentence]:
     """Findings of an attribution review, worded from the frames opskit computed.
 

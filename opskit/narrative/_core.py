@@ -14,7 +14,7 @@ from opskit.report.display import escape_markdown
 
 __all__ = ["LANGS", "Sentence", "column_name", "escape_markdown", "fmt_count", "fmt_money",
            "fmt_pct", "fmt_period", "fmt_points", "fmt_ratio", "heading", "register_texts",
-           "section", "text", "to_markdown"]
+           "section", "table", "text", "to_markdown"]
 
 Severity = Literal["info", "good", "warning"]
 LANGS = ("en", "zh")
@@ -286,20 +286,31 @@ def fmt_count(n: float) -> str:
     return f"{round(float(n)):,}"
 
 
-def fmt_money(amount: float, currency: str = "¥") -> str:
-    """An amount with its currency sign: whole units from 100 up, two decimals below.
+_SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+
+
+def fmt_money(amount: float, currency: str = "CNY") -> str:
+    """An amount with its currency: whole units from 100 up, two decimals below.
+
+    ``currency`` is an ISO code (``ds.meta["currency"]``: ``CNY`` is written
+    ``¥``, ``USD`` ``$``, other codes as a prefix) or a symbol.
 
     Examples
     --------
-    >>> fmt_money(594.4), fmt_money(12.5), fmt_money(1234567, "$")
-    ('¥594', '¥12.50', '$1,234,567')
+    >>> fmt_money(594.4), fmt_money(12.5), fmt_money(1234567, "USD"), fmt_money(80, "CHF")
+    ('¥594', '¥12.50', '$1,234,567', 'CHF 80.00')
+    >>> fmt_money(0)
+    '¥0'
     """
     if _missing(amount):
         return "–"
+    code = str(currency)
+    symbol = _SYMBOLS.get(code.upper(), f"{code} " if code.isalpha() and len(code) == 3 else code)
     sign = "-" if amount < 0 else ""
     value = abs(float(amount))
-    body = f"{int(Decimal(_round(value, 0))):,}" if value >= 100 else _round(value, 2)
-    return f"{sign}{currency}{body}"
+    whole = value >= 100 or value == int(value) == 0
+    body = f"{int(Decimal(_round(value, 0))):,}" if whole else _round(value, 2)
+    return f"{sign}{symbol}{body}"
 
 
 def fmt_period(start: object, period: str = "week", lang: str = "en") -> str:
@@ -367,3 +378,61 @@ def to_markdown(sentences: Iterable[Sentence | str]) -> str:
     """
     return "\n".join(f"- {escape_markdown(s)}" for s in sentences)
 
+
+
+_KPI_COLUMNS = {
+    "en": {"channel": "Channel", "campaign": "Campaign", "impressions": "Impressions",
+           "clicks": "Clicks", "ctr": "CTR", "cost": "Cost", "cpc": "CPC", "visits": "Visits",
+           "traffic_share": "Share of traffic", "conversions": "Conversions",
+           "value": "Value", "conversion_rate": "Conversion rate", "cpa": "CPA",
+           "roas": "ROAS", "roi": "ROI", "path": "Path", "touches": "Touches",
+           "nulls": "Non-converting", "share": "Share", "spread": "Spread", "min": "Lowest",
+           "max": "Highest", "removal_effect": "Removal effect"},
+    "zh": {"channel": "渠道", "campaign": "活动", "impressions": "展示", "clicks": "点击",
+           "ctr": "点击率", "cost": "花费", "cpc": "CPC", "visits": "访问", "traffic_share": "流量占比",
+           "conversions": "转化", "value": "金额", "conversion_rate": "转化率", "cpa": "CPA",
+           "roas": "ROAS", "roi": "ROI", "path": "路径", "touches": "触点数",
+           "nulls": "未转化", "share": "占比", "spread": "差距", "min": "最低", "max": "最高",
+           "removal_effect": "移除效应"},
+}
+
+_FORMATS = {
+    "pct": lambda x, lang, cur: "–" if _missing(x) else fmt_pct(x, lang),
+    "money": lambda x, lang, cur: fmt_money(x, cur),
+    "count": lambda x, lang, cur: "–" if _missing(x) else fmt_count(round(x)),
+    "number": lambda x, lang, cur: "–" if _missing(x) else f"{x:,.1f}",
+    "ratio": lambda x, lang, cur: "–" if _missing(x) else f"{x:.2f}",
+    "text": lambda x, lang, cur: "" if _missing(x) else str(x),
+}
+
+
+def table(frame: pd.DataFrame, /, formats: Mapping[str, str], *, lang: str = "en",
+          labels: Mapping[str, str] | None = None, currency: str = "CNY",
+          limit: int | None = None) -> str:
+    """A Markdown table of ``frame``'s columns in ``formats``, every cell escaped.
+
+    ``formats`` maps each column to show, in order, to ``"text"``,
+    ``"count"``, ``"number"`` (one decimal), ``"pct"`` (:func:`fmt_pct`),
+    ``"money"`` (:func:`fmt_money`) or ``"ratio"`` (two decimals). Headers
+    are the KPI column names in ``lang`` (``labels`` overrides them). Unlike
+    ``DataFrame.style``, nothing from the data can become HTML.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"channel": ["<b>微信</b>"], "ctr": [0.0251], "cost": [1234.5]})
+    >>> print(table(frame, {"channel": "text", "ctr": "pct", "cost": "money"}, lang="zh"))
+    | 渠道 | 点击率 | 花费 |
+    | :-- | --: | --: |
+    | &lt;b&gt;微信&lt;/b&gt; | 2\\.5% | ¥1,235 |
+    """
+    names = {**_KPI_COLUMNS[_lang(lang)], **(labels or {})}
+    unknown = [f for f in formats.values() if f not in _FORMATS]
+    if unknown:
+        raise ValueError(f"unknown formats {unknown}; use {', '.join(_FORMATS)}")
+    rows = frame if limit is None else frame.head(limit)
+    head = "| " + " | ".join(escape_markdown(names.get(c, c)) for c in formats) + " |"
+    align = "| " + " | ".join(":--" if f == "text" else "--:" for f in formats.values()) + " |"
+    body = ["| " + " | ".join(escape_markdown(_FORMATS[f](row[c], lang, currency))
+                              for c, f in formats.items()) + " |"
+            for _, row in rows.iterrows()]
+    return "\n".join([head, align, *body])
