@@ -120,6 +120,9 @@ def test_totals_equal_the_input_totals(log, model):
 @given(logs(channels=("a", "b", "c")), st.sampled_from([*RULES, "markov", "shapley"]))
 def test_renaming_channels_renames_the_result(log, model):
     tp, conv = log
+    # touches at the same instant are ordered by channel name (documented), which a renaming
+    # may reorder: the invariance holds for touches at distinct instants
+    tp = tp.drop_duplicates(["user_id", "touched_at"])
     names = {"a": "百度搜索", "b": "c2", "c": "a3"}
     before = _as_dict(attribute(tp, conv, model=model))
     after = _as_dict(attribute(tp.assign(channel=tp.channel.map(names)), conv, model=model))

@@ -25,6 +25,7 @@ from opskit.charts._attribution import (
     time_to_convert_bars,
 )
 from opskit.charts._base import ALERT_COLOR, FONT, PALETTE, theme
+from opskit.charts._business import funnel_bars, mrr_bridge, mrr_movement_bars
 from opskit.charts._retention import (
     churn_line,
     cohort_heatmap,
@@ -41,7 +42,10 @@ __all__ = [
     "channel_economics",
     "churn_line",
     "cohort_heatmap",
+    "funnel_bars",
     "lookback_lines",
+    "mrr_bridge",
+    "mrr_movement_bars",
     "nday_bars",
     "new_vs_returning",
     "path_lengths",
