@@ -3,7 +3,8 @@
 The public surface: :func:`load` and :func:`validate` turn exports into a
 validated :class:`Dataset`; KPI families live in their modules
 (:mod:`opskit.activity`, :mod:`opskit.retention`, :mod:`opskit.attribution`,
-:mod:`opskit.channels`, ...); :mod:`opskit.report`
+:mod:`opskit.channels`, :mod:`opskit.saas`, :mod:`opskit.consumer`,
+:mod:`opskit.compare`, ...); :mod:`opskit.report`
 renders the notebook templates to offline HTML; :mod:`opskit.demo` generates a
 realistic dataset to try everything on. Charts (:mod:`opskit.charts`) and
 sentences (:mod:`opskit.narrative`) are imported on demand.
@@ -11,7 +12,19 @@ sentences (:mod:`opskit.narrative`) are imported on demand.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from opskit import activity, attribution, channels, demo, engine, report, retention, schema
+from opskit import (
+    activity,
+    attribution,
+    channels,
+    compare,
+    consumer,
+    demo,
+    engine,
+    report,
+    retention,
+    saas,
+    schema,
+)
 from opskit.dataset import Dataset
 from opskit.errors import DataError, Finding, OpskitError
 from opskit.io import Validation, load, validate
@@ -31,11 +44,14 @@ __all__ = [
     "activity",
     "attribution",
     "channels",
+    "compare",
+    "consumer",
     "demo",
     "engine",
     "load",
     "report",
     "retention",
+    "saas",
     "schema",
     "validate",
 ]

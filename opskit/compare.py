@@ -15,10 +15,137 @@ import pandas as pd
 
 from opskit import engine
 from opskit._inputs import table_arg
+from opskit._segment_rows import METRICS as _ROWS
+from opskit._segment_rows import Context
 from opskit.dataset import Dataset
 from opskit.errors import DataError
 
-__all__ = ["cannibalisation", "two_proportion_test"]
+__all__ = ["METRICS", "cannibalisation", "promotion_window", "segments", "two_proportion_test"]
+
+
+#: The metrics :func:`segments` can put side by side, in their default order.
+METRICS = tuple(row.key for row in _ROWS)
+
+
+def segments(dataset: Dataset, /, *, segment: str = "segment", groups: Sequence[str] | None = None,
+             metrics: Sequence[str] | None = None, start: Any = None, end: Any = None,
+             gross_margin: float = 0.8, activation_event: str | None = None,
+             alpha: float = 0.05) -> pd.DataFrame:
+    """Two segments side by side on the headline metrics, each rate difference tested.
+
+    Every metric comes from the KPI function that defines it (docs/metrics.md,
+    "Side by side"): ``new_users`` (signed up in the window),
+    ``acquisition_cost`` (spend in the window shared out to segments by their
+    share of each channel's new users, per new user), ``activation_rate`` and
+    ``payer_conversion`` (:func:`opskit.consumer.aarrr`'s activation and
+    revenue stages; activation needs ``activation_event``),
+    ``d30_retention`` (:func:`opskit.retention.nday`), ``monthly_churn``
+    (paying accounts lost per month, :func:`opskit.retention.subscriber_churn`
+    pooled over the window's complete months), ``arpu`` (revenue per monthly
+    active user, :func:`opskit.consumer.revenue_metrics` pooled), ``arpa``,
+    ``nrr``, ``grr`` and ``ltv`` (:func:`opskit.saas.summary` at ``end``),
+    ``ltv_to_cac`` (LTV / (allocated spend / new users who paid)),
+    ``tickets_per_100_users`` (tickets per 100 monthly active users),
+    ``csat`` (share of rated tickets rated 4 or 5) and
+    ``first_response_hours`` (median). A metric whose table is missing is
+    left out.
+
+    Rates are compared with a two-sided two-proportion z-test
+    (:func:`two_proportion_test`) on the pooled counts; the other metrics are
+    not tested (they are not proportions of one population) and say so.
+
+    Parameters
+    ----------
+    dataset
+        A Dataset with ``users`` (holding ``segment``) and ``events``;
+        ``subscriptions``, ``spend``, ``tickets`` and ``conversions`` add rows.
+    segment
+        The users column that splits the business (``"segment"``: b2b/b2c).
+    groups
+        The two values to compare, in column order; None: the two most
+        frequent values.
+    metrics
+        Metric keys (:data:`METRICS`) in the order wanted; None: all.
+    start, end
+        The window (default: the events' range).
+    gross_margin
+        For LTV.
+    activation_event
+        The key action for the activation rate (demo: ``"create_doc"``).
+    alpha
+        Significance level of ``significant``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric: ``metric``, ``unit`` (count, money, rate, ratio,
+        number or hours), one column per group, ``difference`` (first -
+        second), ``ratio`` (first / second), and for rates ``ci_low``,
+        ``ci_high`` (95 % CI of the difference), ``p_value``, ``test``,
+        ``significant``. ``attrs["groups"]`` lists the groups,
+        ``attrs["window"]`` the window.
+    """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"segments needs an opskit.Dataset, not {type(dataset).__name__}")
+    users = table_arg(dataset, "users", ("user_id", "signup_at"))
+    if segment not in users.columns:
+        raise DataError.single("users", segment, "missing_column", 0,
+                               "is the segment column to compare, but users has no such column",
+                               "add it to users (e.g. b2b/b2c), or pass segment=<a users column>")
+    chosen = _groups(users, segment, groups)
+    wanted = list(metrics) if metrics is not None else list(METRICS)
+    unknown = [m for m in wanted if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}")
+    events = table_arg(dataset, "events", ("user_id", "event_at"))
+    span = engine.to_pandas(events.aggregate(a=events.event_at.min(), b=events.event_at.max())).iloc[0]
+    lo = _instant(start, "start") if start is not None else span["a"].normalize()
+    hi = _instant(end, "end") if end is not None else span["b"].normalize() + pd.Timedelta(days=1)
+    ctx = Context(dataset, segment, lo, hi, gross_margin, activation_event, {})
+    rows = []
+    by_key = {r.key: r for r in _ROWS}
+    for key in wanted:
+        values = by_key[key].compute(ctx)
+        if values is None:
+            continue
+        rows.append(_compare_row(key, by_key[key].unit, values, chosen, alpha))
+    out = pd.DataFrame(rows)
+    out.attrs["groups"] = list(chosen)
+    out.attrs["window"] = (lo, hi)
+    return out
+
+
+def _groups(users, segment: str, groups: Sequence[str] | None) -> list[str]:
+    counts = engine.to_pandas(users.group_by(segment).aggregate(n=users.count()))
+    counts = counts.dropna(subset=[segment]).sort_values(["n", segment], ascending=[False, True])
+    if groups is None:
+        if len(counts) < 2:
+            raise DataError.single("users", segment, "one_segment", len(counts),
+                                   f"has {len(counts)} value(s); comparing needs two",
+                                   "pick another column with segment=, or pass groups=")
+        return sorted(counts[segment].head(2).tolist())
+    chosen = list(groups)
+    present = set(counts[segment])
+    missing = [g for g in chosen if g not in present]
+    if len(chosen) != 2 or missing:
+        raise ValueError(f"groups must be two values of users.{segment} "
+                         f"(found: {', '.join(map(str, sorted(present)))}), not {groups!r}")
+    return chosen
+
+
+def _compare_row(key: str, unit: str, values: dict, groups: list, alpha: float) -> dict:
+    nan = float("nan")
+    (a, xa, na), (b, xb, nb) = (values.get(g, (nan, nan, nan)) for g in groups)
+    row = {"metric": key, "unit": unit, groups[0]: a, groups[1]: b, "difference": a - b,
+           "ratio": a / b if b else nan, "ci_low": nan, "ci_high": nan, "p_value": nan,
+           "test": "", "significant": False}
+    if unit == "rate" and na == na and nb == nb:
+        test = two_proportion_test(xa, na, xb, nb)
+        row.update(ci_low=test["ci_low"], ci_high=test["ci_high"], p_value=test["p_value"],
+                   test="two-proportion z-test",
+                   significant=bool(test["p_value"] < alpha) if test["p_value"] == test["p_value"]
+                   else False)
+    return row
 
 
 def two_proportion_test(x1: float, n1: float, x2: float, n2: float) -> dict[str, float]:
@@ -154,6 +281,35 @@ def cannibalisation(data: Dataset, /, *, promo_start: Any, promo_end: Any,
         revenue=buys.value.sum(), already=buys.paying_account.notnull().any())
     frame = engine.to_pandas(per_buyer)
     return _summarise(frame, by, discount)
+
+
+def promotion_window(data: Dataset, /, *, kinds: Sequence[str] = ("promotion",)
+                     ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The promotion window found in the data: the days of the first and last promotion conversion.
+
+    ``(start, end)`` with ``start`` the midnight of the first conversion of
+    one of ``kinds`` and ``end`` the midnight after the last one (end
+    exclusive); None when the data has no such conversion (or no ``kind``).
+
+    Examples
+    --------
+    >>> conv = pd.DataFrame({"user_id": ["a", "b"], "kind": ["promotion", "promotion"],
+    ...                      "converted_at": ["2025-11-01 10:00", "2025-11-11 23:00"]})
+    >>> events = pd.DataFrame({"user_id": ["a"], "event_at": ["2025-11-01"], "event": ["x"]})
+    >>> promotion_window(Dataset.from_frames(conversions=conv, events=events))
+    (Timestamp('2025-11-01 00:00:00'), Timestamp('2025-11-12 00:00:00'))
+    """
+    if "conversions" not in data:
+        return None
+    conv = table_arg(data, "conversions", ("user_id", "converted_at"))
+    if "kind" not in conv.columns:
+        return None
+    promo = conv.filter(conv.kind.isin(list(kinds)))
+    span = engine.to_pandas(promo.aggregate(a=promo.converted_at.min(),
+                                            b=promo.converted_at.max())).iloc[0]
+    if pd.isna(span["a"]):
+        return None
+    return span["a"].normalize(), span["b"].normalize() + pd.Timedelta(days=1)
 
 
 def _accounts(users, by: str | None):

@@ -120,12 +120,14 @@ def mrr_movement_bars(movements: pd.DataFrame, *, lang: str = "en",
     return _with_title(alt.layer(bars, zero).properties(width=alt.Step(34), height=240), title)
 
 
-def funnel_bars(funnel: pd.DataFrame, *, color: str | None = None, lang: str = "en",
-                title: str | None = None) -> alt.Chart:
+def funnel_bars(funnel: pd.DataFrame, *, value: str = "users", rate: str = "rate",
+                color: str | None = None, lang: str = "en", title: str | None = None) -> alt.Chart:
     """A funnel (e.g. AARRR) as horizontal bars: the share of the first stage reaching each stage.
 
-    ``funnel`` has ``stage``, ``users`` and ``rate`` (share of the first
-    stage); ``color`` splits it (e.g. ``"segment"``).
+    ``funnel`` has ``stage``, a count column ``value`` and a share column
+    ``rate`` (:func:`opskit.consumer.aarrr`: ``users``/``rate``;
+    :func:`opskit.saas.stage_funnel`: ``opportunities``/``share_of_first``);
+    ``color`` splits it (e.g. ``"segment"``).
 
     Examples
     --------
@@ -135,8 +137,9 @@ def funnel_bars(funnel: pd.DataFrame, *, color: str | None = None, lang: str = "
     '.0%'
     """
     words = _words(lang)
-    _require(funnel, ["stage", "users", "rate"], "funnel")
-    data = funnel[["stage", "users", "rate", *([color] if color else [])]].copy()
+    _require(funnel, ["stage", value, rate], "funnel")
+    data = funnel[["stage", value, rate, *([color] if color else [])]].rename(
+        columns={value: "users", rate: "rate"})
     names = _STAGES[lang]
     data["stage_label"] = data["stage"].map(lambda s: names.get(s, s))
     order = list(dict.fromkeys(data["stage_label"]))

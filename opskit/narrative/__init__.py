@@ -34,6 +34,7 @@ passes its own ``significant`` flag.
 from __future__ import annotations
 
 from opskit.narrative._attribution import attribution_findings, model_name
+from opskit.narrative._business import business_findings, comparison_table, metric_name
 from opskit.narrative._core import (
     LANGS,
     Sentence,
@@ -64,8 +65,10 @@ __all__ = [
     "LANGS",
     "Sentence",
     "attribution_findings",
+    "business_findings",
     "churn_alerts",
     "column_name",
+    "comparison_table",
     "curve_gap",
     "escape_markdown",
     "fmt_count",
@@ -76,6 +79,7 @@ __all__ = [
     "fmt_ratio",
     "heading",
     "headline",
+    "metric_name",
     "model_name",
     "new_vs_returning",
     "rule_text",

@@ -1,0 +1,97 @@
+"""templates/b2b_vs_b2c.ipynb: committed clean, typed parameters, and it runs in en and zh."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from template_checks import (
+    TEMPLATES,
+    assert_committed_clean,
+    assert_parameters,
+    assert_thin,
+    execute,
+    outputs,
+)
+
+import opskit
+from opskit.report import templates
+
+TEMPLATE = TEMPLATES / "b2b_vs_b2c.ipynb"
+PARAMETERS = {
+    "data": ("str", '"demo-data"'), "start": ("Optional[str]", "None"),
+    "end": ("Optional[str]", "None"), "segment_column": ("str", '"segment"'),
+    "segments": ("list[str]", '["b2b", "b2c"]'), "promo_start": ("Optional[str]", "None"),
+    "promo_end": ("Optional[str]", "None"), "promo_discount": ("float", "0.2"),
+    "gross_margin": ("float", "0.8"), "activation_event": ("str", '"create_doc"'),
+    "referral_event": ("Optional[str]", '"invite_member"'), "lang": ("str", '"en"'),
+    "title": ("str", '""'),
+}
+
+
+def _plain(md: str) -> str:
+    """Rendered text of escaped Markdown: backslash escapes and HTML entities undone."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", md))
+
+
+def test_template_is_committed_without_outputs():
+    assert_committed_clean(TEMPLATE)
+
+
+def test_parameters_cell_is_tagged_typed_and_documented():
+    assert_parameters(TEMPLATE, PARAMETERS)
+
+
+def test_notebook_only_loads_calls_charts_and_narrates():
+    assert_thin(TEMPLATE)
+
+
+def test_template_is_found_by_the_report_pipeline():
+    assert list(templates.find_template(TEMPLATE).parameters) == list(PARAMETERS)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    for name, frame in opskit.demo.generate_frames(users=3_000, seed=7).items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+    return out
+
+
+@pytest.mark.slow
+def test_english_report_shows_the_planted_findings(demo_dir, tmp_path):
+    nb = execute(TEMPLATE, {"data": str(demo_dir), "lang": "en"}, tmp_path)
+    markdown, specs, errors = outputs(nb)
+    assert errors == []
+    # bridge, movements, AARRR funnel, retention curves, churn line, pipeline funnel
+    assert len(specs) == 6
+    text = _plain("\n".join(markdown))
+    order = ["The two businesses in one table", "MRR bridge: b2b", "AARRR funnel: b2c",
+             "Retention of both", "Churn, NRR and GRR", "Pipeline and sales cycle",
+             "Promotion cannibalisation", "What each side should do next"]
+    positions = [text.index(f"# {heading}") for heading in order]
+    assert positions == sorted(positions)
+    findings = _plain(markdown[-1])
+    assert re.search(r"b2c loses [\d.]+ % of its paying accounts a month, [\d.]+x the rate of b2b",
+                     findings)                                   # planted: b2c_vs_b2b_churn
+    assert re.search(r"(8\d|9\d) % of the promotion's \d+ buying accounts were already paying",
+                     findings)                                   # planted: promotion cannibalised
+    assert (tmp_path / "b2b_vs_b2c.html").exists()
+
+
+@pytest.mark.slow
+def test_chinese_report_reads_in_chinese(demo_dir, tmp_path):
+    nb = execute(TEMPLATE, {"data": str(demo_dir), "lang": "zh", "promo_start": "2025-11-01",
+                            "promo_end": "2025-11-12"}, tmp_path)
+    markdown, specs, errors = outputs(nb)
+    assert errors == [] and len(specs) == 6
+    allowed = r"b2b|b2c|MRR|ARR|ARPA|ARPU|NRR|GRR|LTV|CAC|CSAT|AARRR|ROAS|lead|qualified|" \
+              r"proposal|negotiation|won|p 值|p-value"
+    for md in markdown:
+        prose = re.sub(allowed, "", _plain(md.splitlines()[0] if md.startswith("|") else md))
+        assert re.search(r"[\u4e00-\u9fff]", prose) and not re.findall(r"[A-Za-z]{2,}", prose), md
+    findings = _plain(markdown[-1])
+    assert re.search(r"b2c 的付费账户月流失率为 [\d.]+%，是 b2b", findings)
+    assert "在活动开始时已在付费" in findings
