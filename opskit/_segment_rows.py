@@ -41,7 +41,7 @@ class Context:
 @dataclass(frozen=True)
 class MetricRow:
     key: str
-    unit: str  # count, money, rate, ratio, number, hours
+    unit: str  # count, money, rate (tested), share (a percent, not tested), multiple, number, hours
     compute: Callable[[Context], Values | None]
 
 
@@ -240,10 +240,10 @@ METRICS: tuple[MetricRow, ...] = (
     MetricRow("monthly_churn", "rate", _row_churn),
     MetricRow("arpu", "money", _row_arpu),
     MetricRow("arpa", "money", _from_summary("arpa")),
-    MetricRow("nrr", "ratio", _from_summary("nrr")),
-    MetricRow("grr", "ratio", _from_summary("grr")),
+    MetricRow("nrr", "share", _from_summary("nrr")),
+    MetricRow("grr", "share", _from_summary("grr")),
     MetricRow("ltv", "money", _from_summary("ltv")),
-    MetricRow("ltv_to_cac", "ratio", _row_ltv_cac),
+    MetricRow("ltv_to_cac", "multiple", _row_ltv_cac),
     MetricRow("tickets_per_100_users", "number", _row_ticket_load),
     MetricRow("csat", "rate", _row_csat),
     MetricRow("first_response_hours", "hours", _row_first_response),

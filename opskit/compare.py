@@ -78,8 +78,9 @@ def segments(dataset: Dataset, /, *, segment: str = "segment", groups: Sequence[
     Returns
     -------
     pandas.DataFrame
-        One row per metric: ``metric``, ``unit`` (count, money, rate, ratio,
-        number or hours), one column per group, ``difference`` (first -
+        One row per metric: ``metric``, ``unit`` (count, money, rate, share
+        — a percent that is not a proportion of one population, such as NRR —,
+        multiple, number or hours), one column per group, ``difference`` (first -
         second), ``ratio`` (first / second), and for rates ``ci_low``,
         ``ci_high`` (95 % CI of the difference), ``p_value``, ``test``,
         ``significant``. ``attrs["groups"]`` lists the groups,

@@ -591,7 +591,9 @@ def subscriber_churn(subscriptions: Any, /, *, period: str = "month", by: str | 
     An account is *paying* at an instant when one of its ``subscriptions`` rows covers it
     (``started_at <= t < ended_at``, or ``ended_at`` empty). It is *at risk* in period P
     when paying at P's start, and *churned* in P when its coverage ends inside P: a row's
-    ``ended_at`` falls in P and no other row of the account covers that instant (so a plan
+    ``ended_at`` falls in ``(P's start, P's end]`` (a row ending exactly at midnight on the
+    1st was paid through the previous month, which loses it) and no other row of the
+    account covers that instant (so a plan
     change, which ends one row and starts the next at the same instant, is not churn, and
     neither is the end of one of two parallel subscriptions). An account that comes back
     later still counts as churned in P.
@@ -647,7 +649,8 @@ def subscriber_churn(subscriptions: Any, /, *, period: str = "month", by: str | 
     covered = ends.join(other, (ends.account_id == other.account_id) & (other.started_at <= ends.end)
                         & (other.ended_at.isnull() | (other.ended_at > ends.end)))
     lapses = ends.anti_join(covered.select(account_id=ends.account_id, end=ends.end), ["account_id", "end"])
-    lost = lapses.join(grid, (lapses.end >= grid.p) & (lapses.end < grid.p_end))
+    # (p, p_end]: coverage ending exactly at P's end was at risk in P and is lost in P
+    lost = lapses.join(grid, (lapses.end > grid.p) & (lapses.end <= grid.p_end))
     lost = lost.select("account_id", "p", lost=ibis.literal(1)).distinct()
     marked = at_risk.left_join(lost, ["account_id", "p"]).select(at_risk, lost.lost)
     if by_cols:

@@ -116,12 +116,12 @@ SUBS = pd.DataFrame({
 
 def test_subscriber_churn_ignores_plan_changes_and_parallel_rows():
     # Feb: at risk a, b, c, d. a upgrades (not churn); c's second row ends inside its first
-    # (not churn); b and d lose all cover -> 2 of 4. Mar: a and c at risk at 03-01? c ends exactly
-    # on 03-01 (not covering), so only a.
+    # (not churn); b and d lose all cover, and c's first row ends exactly at 03-01 with nothing
+    # after it: paid through February, so February's churn -> 3 of 4. Mar: only a at risk.
     got = subscriber_churn(SUBS, start="2025-02-01")
     assert got[["period", "active_start", "churned"]].values.tolist() == [
-        [pd.Timestamp("2025-02-01"), 4, 2], [pd.Timestamp("2025-03-01"), 1, 0]]
-    assert got["churn_rate"].iloc[0] == 0.5
+        [pd.Timestamp("2025-02-01"), 4, 3], [pd.Timestamp("2025-03-01"), 1, 0]]
+    assert got["churn_rate"].iloc[0] == 0.75
 
 
 def test_churn_alerts_flag_the_seed_002_week():
@@ -152,3 +152,13 @@ def test_the_demo_churn_spike_is_found():
     b2c = alerts[(alerts["segment"] == "b2c") & alerts["alert"]]
     assert b2c["period"].tolist() == [pd.Timestamp("2025-07-07")]
     assert b2c["churn_rate"].iloc[0] == pytest.approx(45 / 574)   # docs/demo.md, finding 1
+
+
+def test_cover_ending_exactly_at_a_period_boundary_is_churn_of_the_period_it_closes():
+    # exports often store the end of a monthly plan as midnight on the 1st of the next month
+    subs = pd.DataFrame({"account_id": ["a", "b"], "mrr": [10.0, 10.0],
+                         "started_at": ["2024-12-15", "2024-12-15"],
+                         "ended_at": ["2025-02-01", "2025-03-15"]})
+    out = subscriber_churn(subs).set_index("period")
+    assert out.loc["2025-01-01", ["active_start", "churned"]].tolist() == [2, 1]
+    assert out.loc["2025-02-01", ["active_start", "churned"]].tolist() == [1, 0]

@@ -16,11 +16,11 @@ _WORDS = {
            "reactivation": "Reactivation", "contraction": "Contraction", "churned": "Churned",
            "mrr_end": "MRR at end", "mrr": "MRR", "movement": "Movement", "period": "Month",
            "stage": "Stage", "users": "Users", "rate": "Share of acquired users",
-           "amount": "Amount"},
+           "rate_first": "Share of the first stage", "count": "Count", "amount": "Amount"},
     "zh": {"mrr_start": "期初 MRR", "new": "新增", "expansion": "扩张", "reactivation": "回流",
            "contraction": "收缩", "churned": "流失", "mrr_end": "期末 MRR", "mrr": "MRR",
            "movement": "变动", "period": "月份", "stage": "阶段", "users": "用户数",
-           "rate": "占获客用户比例", "amount": "金额"},
+           "rate": "占获客用户比例", "rate_first": "占第一阶段比例", "count": "数量", "amount": "金额"},
 }
 _STAGES = {
     "en": {"acquisition": "Acquisition", "activation": "Activation", "retention": "Retention",
@@ -104,15 +104,16 @@ def mrr_movement_bars(movements: pd.DataFrame, *, lang: str = "en",
     long["amount"] = long["amount"].where(~long["key"].isin(["contraction", "churned"]),
                                           -long["amount"])
     long["movement"] = long["key"].map(words)
+    long["rank"] = long["key"].map({m: i for i, m in enumerate(_MOVES)})
     long["month"] = pd.to_datetime(long["period"]).dt.strftime("%Y-%m")
     order = [words[m] for m in _MOVES]
     colours = [_GAIN, PALETTE[0], PALETTE[5], PALETTE[1], _LOSS]
     bars = alt.Chart(long).mark_bar().encode(
-        x=alt.X("month:O", title=words["period"], axis=alt.Axis(labelAngle=0)),
+        x=alt.X("month:O", title=words["period"], axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("sum(amount):Q", title=words["mrr"]),
         color=alt.Color("movement:N", title=words["movement"], sort=order,
                         scale=alt.Scale(domain=order, range=colours)),
-        order=alt.Order("key:N"),
+        order=alt.Order("rank:Q"),
         tooltip=[alt.Tooltip("month:O", title=words["period"]),
                  alt.Tooltip("movement:N", title=words["movement"]),
                  alt.Tooltip("amount:Q", title=words["amount"], format=",.0f")])
@@ -136,7 +137,9 @@ def funnel_bars(funnel: pd.DataFrame, *, value: str = "users", rate: str = "rate
     >>> funnel_bars(aarrr).to_dict()["encoding"]["x"]["axis"]["format"]
     '.0%'
     """
-    words = _words(lang)
+    words = dict(_words(lang))
+    if value != "users":  # not the AARRR funnel of acquired users
+        words["rate"], words["users"] = words["rate_first"], words["count"]
     _require(funnel, ["stage", value, rate], "funnel")
     data = funnel[["stage", value, rate, *([color] if color else [])]].rename(
         columns={value: "users", rate: "rate"})

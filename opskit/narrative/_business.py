@@ -105,13 +105,19 @@ _HEAD = {"en": ("Metric", "Difference", "p-value", "Significant", "yes", "no"),
 def _cell(value: float, unit: str, lang: str, currency: str) -> str:
     if _missing(value):
         return "–"
-    if unit == "rate" or (unit == "ratio" and value < 10):
-        return fmt_pct(value, lang) if unit == "rate" or value <= 5 else f"{value:.1f}"
+    if unit in ("rate", "share"):
+        return fmt_pct(value, lang)
     if unit == "money":
         return fmt_money(value, currency)
     if unit == "count":
         return fmt_count(round(value))
     return f"{value:,.1f}"
+
+
+def _signed_points(d: float, lang: str) -> str:
+    if _missing(d):
+        return "–"
+    return ("+" if d > 0 else "-" if d < 0 else "") + fmt_points(abs(d), lang)
 
 
 def comparison_table(comparison: pd.DataFrame, /, *, lang: str = "en", currency: str = "CNY") -> str:
@@ -143,10 +149,8 @@ def comparison_table(comparison: pd.DataFrame, /, *, lang: str = "en", currency:
              "| :-- | --: | --: | --: | --: | --: |"]
     for _, row in comparison.iterrows():
         unit = row["unit"]
-        if unit == "rate":
-            d = row["difference"]
-            sign = "+" if d > 0 else "-" if d < 0 else ""
-            difference = "–" if _missing(d) else sign + fmt_points(abs(d), lang)
+        if unit in ("rate", "share"):
+            difference = _signed_points(row["difference"], lang)
         else:
             difference = _cell(row["difference"], unit, lang, currency)
         tested = bool(row.get("test"))
@@ -240,7 +244,9 @@ def _promotion(promo: pd.DataFrame | None, lang: str, currency: str) -> list[Sen
 def _funnel(funnel: pd.DataFrame | None, segment: str, lang: str) -> list[Sentence]:
     if funnel is None or funnel.empty or "conversion_from_previous" not in funnel:
         return []
+    # a stage nobody reached (no referral event in this segment) is not a drop-off to fix
     steps = funnel.dropna(subset=["conversion_from_previous"])
+    steps = steps[steps["users"] > 0]
     if steps.empty:
         return []
     worst = steps.loc[steps["conversion_from_previous"].idxmin()]
