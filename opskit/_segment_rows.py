@@ -63,7 +63,13 @@ def _summary(ctx: Context) -> pd.DataFrame | None:
     if "subscriptions" not in ctx.data:
         return None
     if "summary" not in ctx.cache:
-        ctx.cache["summary"] = saas.summary(ctx.data, as_of=ctx.end, gross_margin=ctx.gross_margin,
+        subs = ctx.data["subscriptions"]
+        ended = subs.ended_at if "ended_at" in subs.columns else subs.started_at
+        ends = engine.to_pandas(subs.aggregate(a=subs.started_at.max(), b=ended.max())).iloc[0]
+        last = max(t for t in (ends["a"], ends["b"]) if pd.notna(t))
+        data_end = last.normalize() + pd.Timedelta(days=1)   # saas' end of the data
+        as_of = None if ctx.end >= data_end else ctx.end     # summary refuses a later instant
+        ctx.cache["summary"] = saas.summary(ctx.data, as_of=as_of, gross_margin=ctx.gross_margin,
                                             by=ctx.segment, users=ctx.data)
     return ctx.cache["summary"]
 

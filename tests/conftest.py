@@ -47,3 +47,37 @@ def spark_backend(tmp_path_factory):
     session.sparkContext.setLogLevel("ERROR")
     yield ibis.pyspark.connect(session)
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_frames():
+    """``demo_frames(users, seed)``: the demo's pandas frames, generated once per session.
+
+    Treat them as read-only (copy a frame before changing it).
+    """
+    from opskit.demo import generate_frames
+
+    cache: dict[tuple[int, int], dict[str, pd.DataFrame]] = {}
+
+    def get(users: int, seed: int) -> dict[str, pd.DataFrame]:
+        if (users, seed) not in cache:
+            cache[(users, seed)] = generate_frames(users=users, seed=seed)
+        return cache[(users, seed)]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_parquet(demo_frames, tmp_path_factory):
+    """``demo_parquet(users, seed)``: a folder with one Parquet file per demo table, written once."""
+    folders: dict[tuple[int, int], object] = {}
+
+    def get(users: int, seed: int):
+        if (users, seed) not in folders:
+            folder = tmp_path_factory.mktemp(f"demo-{users}-{seed}")
+            for name, frame in demo_frames(users, seed).items():
+                frame.to_parquet(folder / f"{name}.parquet", index=False)
+            folders[(users, seed)] = folder
+        return folders[(users, seed)]
+
+    return get

@@ -13,11 +13,8 @@ MODELS = ["first_touch", "last_touch", "last_non_direct", "linear", "position_ba
 
 
 @pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo-attribution")
-    for name, frame in opskit.demo.generate_frames(users=400, seed=11).items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-    return folder
+def demo_folder(demo_parquet):
+    return demo_parquet(400, 11)
 
 
 def test_pandas_frames_and_parquet_agree(demo_folder):

@@ -77,8 +77,8 @@ def test_bad_arguments_are_refused_clearly():
         cannibalisation(CONV, **WINDOW)
 
 
-def test_the_planted_promotion_is_mostly_cannibalised():
-    ds = opskit.Dataset.from_frames(**opskit.demo.generate_frames(users=4_000, seed=3))
+def test_the_planted_promotion_is_mostly_cannibalised(demo_frames):
+    ds = opskit.Dataset.from_frames(**demo_frames(2_000, 7))
     dates = opskit.demo.key_dates()
     out = cannibalisation(ds, promo_start=dates["promo_start"], promo_end=dates["promo_end"],
                           discount=0.2).set_index("segment")

@@ -70,8 +70,8 @@ def test_metrics_without_their_table_are_left_out_and_unknown_ones_refused():
         segments(_ds(), segment="tier")
 
 
-def test_demo_b2c_churns_faster_and_the_difference_is_significant():
-    ds = opskit.Dataset.from_frames(**opskit.demo.generate_frames(users=3_000, seed=5))
+def test_demo_b2c_churns_faster_and_the_difference_is_significant(demo_frames):
+    ds = opskit.Dataset.from_frames(**demo_frames(2_000, 7))
     out = segments(ds, activation_event="create_doc",
                    metrics=["monthly_churn", "arpa", "ltv", "activation_rate"]).set_index("metric")
     churn = out.loc["monthly_churn"]

@@ -244,8 +244,8 @@ def test_matches_the_reference_on_random_logs(rows, freq, window):
 
 
 @pytest.fixture(scope="module")
-def demo() -> opskit.Dataset:
-    return opskit.Dataset.from_frames(**opskit.demo.generate_frames(users=20_000, seed=7))
+def demo(demo_frames) -> opskit.Dataset:
+    return opskit.Dataset.from_frames(**demo_frames(20_000, 7))
 
 
 def test_demo_b2c_money_is_sensible(demo):

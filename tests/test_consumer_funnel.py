@@ -179,8 +179,8 @@ def test_matches_the_reference_on_random_logs(signups, rows, nested):
 
 
 @pytest.fixture(scope="module")
-def demo() -> opskit.Dataset:
-    return opskit.Dataset.from_frames(**opskit.demo.generate_frames(users=20_000, seed=7))
+def demo(demo_frames) -> opskit.Dataset:
+    return opskit.Dataset.from_frames(**demo_frames(20_000, 7))
 
 
 def test_demo_funnel_is_monotone_where_it_should_be(demo):

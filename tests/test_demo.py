@@ -27,8 +27,8 @@ MONEY = {"revenue", "value", "cost", "mrr", "amount"}
 
 
 @pytest.fixture(scope="module")
-def frames() -> dict[str, pd.DataFrame]:
-    return demo.generate_frames(users=20_000, seed=7)
+def frames(demo_frames) -> dict[str, pd.DataFrame]:
+    return demo_frames(20_000, 7)
 
 
 @pytest.fixture(scope="module", params=[7, 2024])

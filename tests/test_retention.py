@@ -230,11 +230,8 @@ def test_matches_the_reference_on_random_logs(rows, period, mode, kind, calendar
 
 
 @pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    for name, frame in opskit.demo.generate_frames(users=400, seed=11).items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-    return folder
+def demo_folder(demo_parquet):
+    return demo_parquet(400, 11)
 
 
 OPTIONS = [dict(period="week", periods=6), dict(period="day", periods=10, calendar=False),

@@ -185,11 +185,8 @@ def test_matches_the_reference_and_the_bridge_adds_up_exactly(rows):
 
 
 @pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("saas-demo")
-    for name, frame in opskit.demo.generate_frames(users=400, seed=11).items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-    return folder
+def demo_folder(demo_parquet):
+    return demo_parquet(400, 11)
 
 
 def _all(ds):
@@ -215,8 +212,8 @@ def test_spark_gives_the_same_tables(demo_folder, spark_backend):
         pd.testing.assert_frame_equal(on_spark, on_duckdb)
 
 
-def test_demo_b2c_churns_ten_times_faster_than_b2b():
-    frames = opskit.demo.generate_frames(users=20_000, seed=7)
+def test_demo_b2c_churns_ten_times_faster_than_b2b(demo_frames):
+    frames = demo_frames(20_000, 7)
     got = summary(frames["subscriptions"], by="segment", users=frames["users"]).set_index("segment")
     # docs/demo.md finding 2: B2C 21.2 %, B2B 2.2 % per month over 2025
     assert got.loc["b2c", "logo_churn"] == pytest.approx(0.212, abs=0.005)

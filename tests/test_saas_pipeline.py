@@ -233,11 +233,8 @@ def test_sales_cycle_matches_numpy(opps, outcome):
 
 
 @pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    for name, frame in opskit.demo.generate_frames(users=2000, seed=7).items():
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-    return folder
+def demo_folder(demo_parquet):
+    return demo_parquet(2_000, 7)
 
 
 @pytest.mark.spark

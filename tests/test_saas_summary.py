@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import opskit
 from opskit.retention import wilson
 from opskit.saas import nrr_cohorts, renewals, summary
 
@@ -129,8 +128,8 @@ def test_renewals_by_hand():
         renewals(CONTRACTS, term_months=0)
 
 
-def test_demo_b2b_annual_contracts_renew_about_65_percent():
-    frames = opskit.demo.generate_frames(users=20_000, seed=7)
+def test_demo_b2b_annual_contracts_renew_about_65_percent(demo_frames):
+    frames = demo_frames(20_000, 7)
     got = renewals(frames["subscriptions"], plans=ANNUAL, start="2025-01-01", end="2025-11-01")
     renewed, due = got.renewed.sum(), got.due.sum()   # before the 双11 early renewals
     low, high = wilson([renewed], [due])

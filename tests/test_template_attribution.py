@@ -56,11 +56,8 @@ def test_template_is_found_by_the_report_pipeline():
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    for name, frame in opskit.demo.generate_frames(users=2_000, seed=7).items():
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-    return out
+def demo_dir(demo_parquet) -> Path:
+    return demo_parquet(2_000, 7)
 
 
 @pytest.mark.slow
