@@ -60,6 +60,7 @@ from opskit.narrative._retention import (
     rule_text,
     segment_churn,
 )
+from opskit.narrative._review import key_number_table, next_steps
 
 __all__ = [
     "LANGS",
@@ -79,9 +80,11 @@ __all__ = [
     "fmt_ratio",
     "heading",
     "headline",
+    "key_number_table",
     "metric_name",
     "model_name",
     "new_vs_returning",
+    "next_steps",
     "rule_text",
     "section",
     "segment_churn",
