@@ -37,3 +37,25 @@ def test_unreadable_periods_say_what_is_read():
         review_window("2025-07-10/2025-07-01")
     with pytest.raises(ValueError, match="compare_to must be"):
         review_window("2025-07", compare_to="last_year")
+
+
+def test_key_numbers_on_the_demo_agree_with_plain_counts(demo_frames):
+    import opskit
+    from opskit.review import key_numbers
+
+    frames = demo_frames(2_000, 7)
+    ds = opskit.Dataset.from_frames(**frames)
+    w = review_window("2025-Q3")
+    got = key_numbers(ds, w).set_index("metric")
+    signup = pd.to_datetime(frames["users"]["signup_at"])
+    in_q3 = ((signup >= w.start) & (signup < w.end)).sum()
+    in_q2 = ((signup >= w.ref_start) & (signup < w.ref_end)).sum()
+    assert got.loc["new_users", ["current", "reference"]].tolist() == [in_q3, in_q2]
+    assert got.loc["new_users", "change"] == pytest.approx(in_q3 / in_q2 - 1)
+    tickets = pd.to_datetime(frames["tickets"]["created_at"])
+    assert got.loc["tickets", "current"] == ((tickets >= w.start) & (tickets < w.end)).sum()
+    # planted: new users retain worse than returning ones
+    assert got.loc["new_retention", "current"] < got.loc["returning_retention", "current"]
+    rates = got[got["unit"] == "rate"]
+    assert rates["current"].between(0, 1).all()
+    assert (rates["change"] == rates["current"] - rates["reference"]).all()
