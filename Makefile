@@ -1,6 +1,6 @@
 # The two set-up commands of the README:
 #   make demo   install opskit in .venv, generate the demo data, validate it, render the retention,
-#               attribution and B2B-vs-B2C reports
+#               attribution, B2B-vs-B2C and operations-review reports
 #   make test   install opskit with the test and Spark extras in .venv (and Debian's chromium with
 #               CJK fonts for the browser test, when missing), run the whole test suite
 PYTHON ?= python3
@@ -22,6 +22,7 @@ demo: $(BIN)/python
 	$(BIN)/opskit report run retention --data $(DEMO) --out reports
 	$(BIN)/opskit report run attribution --data $(DEMO) --out reports -p conversion_kinds paid
 	$(BIN)/opskit report run b2b_vs_b2c --data $(DEMO) --out reports
+	$(BIN)/opskit report run ops_review --data $(DEMO) --out reports
 
 # Headless Chromium and CJK fonts for tests/test_browser.py, from Debian (Playwright drives this
 # chromium; it downloads no browser). Installed only when missing, and only as root (CI is root).

@@ -14,18 +14,29 @@ from importlib.metadata import PackageNotFoundError, version
 
 from opskit import (
     activity,
+    anomalies,
     attribution,
     channels,
     compare,
     consumer,
     demo,
     engine,
+    experiments,
+    funnels,
+    goals,
+    growth,
+    lifecycle,
+    ltv,
     report,
     retention,
+    review,
     saas,
     schema,
+    segments,
+    service,
 )
 from opskit.dataset import Dataset
+from opskit.diagnose import diagnose
 from opskit.errors import DataError, Finding, OpskitError
 from opskit.io import Validation, load, validate
 
@@ -42,16 +53,27 @@ __all__ = [
     "Validation",
     "__version__",
     "activity",
+    "anomalies",
     "attribution",
     "channels",
     "compare",
     "consumer",
     "demo",
+    "diagnose",
     "engine",
+    "experiments",
+    "funnels",
+    "goals",
+    "growth",
+    "lifecycle",
     "load",
+    "ltv",
     "report",
     "retention",
+    "review",
     "saas",
     "schema",
+    "segments",
+    "service",
     "validate",
 ]

@@ -23,12 +23,13 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from opskit import engine
+from opskit._channel_acquisition import acquisition
 from opskit._channel_economics import performance
 from opskit._inputs import table_arg
 from opskit.errors import DataError
 
-__all__ = ["DEFAULT_RULES", "PLATFORMS", "UNASSIGNED", "Rule", "group", "grouping_summary",
-           "performance"]
+__all__ = ["DEFAULT_RULES", "PLATFORMS", "UNASSIGNED", "Rule", "acquisition", "group",
+           "grouping_summary", "performance"]
 
 #: The channel of a touchpoint no rule matches.
 UNASSIGNED = "Unassigned"

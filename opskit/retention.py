@@ -433,10 +433,11 @@ def nday(events: Any, /, *, days: Sequence[int] = (1, 7, 30), users: Any = None,
     counts = engine.to_pandas(counted.group_by([*by_cols, "n"]).aggregate(retained=counted.count()))
     long = eligible.melt(id_vars=by_cols, var_name="day", value_name="eligible")
     long["day"] = long["day"].str[1:].astype("int64")
-    long["eligible"] = long["eligible"].fillna(0)
+    # an empty window sums to NULL: 0 users, as numbers (not Python objects, which divide by zero)
+    long["eligible"] = pd.to_numeric(long["eligible"]).fillna(0).astype("int64")
     out = long.merge(counts.rename(columns={"n": "day"}), on=[*by_cols, "day"], how="left")
-    out["retained"] = out["retained"].fillna(0)
-    out["rate"] = (out["retained"] / out["eligible"]).where(out["eligible"] > 0)
+    out["retained"] = pd.to_numeric(out["retained"]).fillna(0).astype("int64")
+    out["rate"] = (out["retained"] / out["eligible"].where(out["eligible"] > 0)).astype("float64")
     return _finish(out, ["day", "eligible", "retained", "rate", "ci_low", "ci_high", *by_cols],
                    sort=[*by_cols, "day"], n="eligible")
 

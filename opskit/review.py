@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from opskit import activity, consumer, growth, retention, saas, service
+from opskit import activity, anomalies, consumer, growth, retention, saas, service
 from opskit.dataset import Dataset
 
-__all__ = ["ReviewWindow", "key_numbers", "review_window"]
+__all__ = ["ReviewWindow", "in_window", "key_numbers", "review_window", "signals", "weekly_anomalies"]
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -34,6 +34,12 @@ class ReviewWindow:
     ref_start: pd.Timestamp
     ref_end: pd.Timestamp
     compare_to: str
+    kind: str = "days"  # quarter, month, week, year or days
+
+    @property
+    def freq(self) -> str:
+        """The calendar frequency of the period, for KPIs by period (a year or days: months)."""
+        return self.kind if self.kind in ("quarter", "month", "week") else "month"
 
     @property
     def last_day(self) -> pd.Timestamp:
@@ -94,7 +100,13 @@ def review_window(period: str, /, *, compare_to: str = "previous") -> ReviewWind
     else:
         raise ValueError(f"compare_to must be 'previous' or 'year_ago', not {compare_to!r}")
     return ReviewWindow(str(period).strip(), start, end, pd.Timestamp(ref_start),
-                        pd.Timestamp(ref_end), compare_to)
+                        pd.Timestamp(ref_end), compare_to, kind)
+
+
+def in_window(frame: pd.DataFrame, window: ReviewWindow, /, *, column: str = "period") -> pd.DataFrame:
+    """The rows of ``frame`` whose ``column`` lies in the reviewed period ``[start, end)``."""
+    values = pd.to_datetime(frame[column])
+    return frame[(values >= window.start) & (values < window.end)].reset_index(drop=True)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -179,3 +191,98 @@ def key_numbers(dataset: Dataset, window: ReviewWindow, /, *,
         rows.append({"metric": metric, "unit": unit, "current": value, "reference": before,
                      "change": change})
     return pd.DataFrame(rows)
+
+
+def signals(*, numbers: pd.DataFrame | None = None, channels: pd.DataFrame | None = None,
+            anomalies: pd.DataFrame | None = None, attainment: pd.DataFrame | None = None,
+            diagnosis: pd.DataFrame | None = None) -> dict:
+    """What the review's numbers say, as the facts :func:`opskit.narrative.next_steps` reads.
+
+    ``weakest``: the stage :func:`opskit.diagnose` marks weakest; ``anomalies``:
+    the flagged rows; ``missed_goals``: targets with status ``missed`` or
+    ``behind``; ``best_converting_channel`` and ``costliest_channel``: of
+    :func:`opskit.channels.acquisition`, the channel with the highest
+    conversion rate and the one with the highest cost per conversion;
+    ``new_retain_worse``: :func:`key_numbers`' new-user retention below the
+    returning users'.
+    """
+    out: dict = {"weakest": None, "anomalies": anomalies, "missed_goals": 0,
+                 "best_converting_channel": None, "costliest_channel": None,
+                 "new_retain_worse": False}
+    if diagnosis is not None and len(diagnosis) and diagnosis["weakest"].any():
+        out["weakest"] = diagnosis.loc[diagnosis["weakest"], "stage"].iloc[0]
+    if attainment is not None and len(attainment):
+        out["missed_goals"] = int(attainment["status"].isin(["missed", "behind"]).sum())
+    if channels is not None and len(channels):
+        out["best_converting_channel"] = channels.loc[channels["conversion_rate"].idxmax(), "channel"]
+        costs = channels["cost_per_conversion"]
+        if costs.notna().any():
+            out["costliest_channel"] = channels.loc[costs.idxmax(), "channel"]
+    if numbers is not None:
+        rates = numbers.set_index("metric")["current"]
+        if {"new_retention", "returning_retention"} <= set(rates.index):
+            out["new_retain_worse"] = bool(rates["new_retention"] < rates["returning_retention"])
+    return out
+
+
+def weekly_anomalies(dataset: Dataset, window: ReviewWindow, /, *, segment: str = "segment",
+                     baseline_weeks: int = 8, threshold: float = 3.5,
+                     flagged_only: bool = True) -> pd.DataFrame:
+    """Weeks of the period whose numbers left their normal range (:func:`opskit.anomalies.flag`).
+
+    The weekly series: paying-account churn per ``segment``
+    (:func:`opskit.retention.subscriber_churn`, rises only), support tickets
+    (:func:`opskit.service.service_levels`, rises only) and daily active users
+    (weekly mean, falls only). Each point is judged against the median of its
+    previous ``baseline_weeks`` weeks (modified z-score above ``threshold``), with a
+    floor on the scale (``min_scale``) so that a flat history does not flag every
+    wobble: half a percentage point of churn, three tickets, three daily users.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The flagged weeks inside the period (every week of the period with
+        ``flagged_only=False``, for a chart): ``series`` (e.g. ``"churn_rate b2c"``),
+        ``metric``, ``group``, ``period``, ``value``, ``baseline``, ``expected_low``,
+        ``expected_high``, ``robust_z``, ``anomaly``, ``rule``; flagged weeks by largest
+        ``|robust_z|`` first, all weeks by series and time.
+    """
+    frames = []
+    users = dataset if "users" in dataset else None
+    has_segment = users is not None and segment in dataset["users"].columns
+
+    def add(frame: pd.DataFrame, metric: str, by: str | None, direction: str, floor: float) -> None:
+        if frame.empty:
+            return
+        flagged = anomalies.flag(frame, value=metric, time="period", by=by, window=baseline_weeks,
+                                 threshold=threshold, direction=direction, min_scale=floor)
+        flagged = (flagged[flagged["anomaly"]] if flagged_only else flagged).copy()
+        flagged["metric"] = metric
+        flagged["group"] = flagged[by].astype(str) if by else ""
+        flagged["value"] = flagged[metric].astype(float)
+        flagged["series"] = (flagged["metric"] + " " + flagged["group"]).str.strip()
+        frames.append(flagged)
+
+    if "subscriptions" in dataset:
+        churn = retention.subscriber_churn(dataset, period="week", **(
+            {"by": segment, "users": dataset} if has_segment else {}))
+        add(churn[churn["complete"]], "churn_rate", segment if has_segment else None, "up", 0.005)
+    if "tickets" in dataset:
+        levels = service.service_levels(dataset, freq="week")
+        add(levels[levels["complete"]], "tickets", None, "up", 3.0)
+    daily = activity.active_users(dataset, freq="day")
+    daily["period"] = daily["period"] - pd.to_timedelta(daily["period"].dt.weekday, unit="D")
+    weekly = daily.groupby("period", as_index=False)["active_users"].mean()
+    add(weekly, "active_users", None, "down", 3.0)
+    columns = ["series", "metric", "group", "period", "value", "baseline", "expected_low",
+               "expected_high", "robust_z", "anomaly", "rule"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    out = in_window(pd.concat(frames, ignore_index=True)[columns], window)
+    # a one-sided rule has an open end: no bound rather than an infinite one
+    out[["expected_low", "expected_high", "robust_z"]] = out[
+        ["expected_low", "expected_high", "robust_z"]].replace([np.inf, -np.inf], np.nan)
+    if not flagged_only:
+        return out.sort_values(["series", "period"], ignore_index=True)
+    order = out["robust_z"].abs().sort_values(ascending=False).index
+    return out.loc[order].reset_index(drop=True)

@@ -80,3 +80,25 @@ def test_conversions_without_a_touch_come_last():
     out = performance(SPEND, TOUCHES, late)
     assert out["channel"].iloc[-1] == "(none)" and out["conversions"].iloc[-1] == 1
     assert out["visits"].iloc[-1] == 0 and math.isnan(out["conversion_rate"].iloc[-1])
+
+
+def test_acquisition_by_signup_channel_by_hand_and_the_planted_channel(demo_frames):
+    from opskit.channels import acquisition
+
+    users = pd.DataFrame({"user_id": ["a", "b", "c", "d"], "channel": ["微信", "微信", "email", "微信"],
+                          "signup_at": ["2025-01-02", "2025-01-03", "2025-01-03", "2024-12-01"]})
+    conv = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "kind": ["paid", "paid", "trial", "paid"],
+                         "converted_at": ["2025-01-20", "2025-02-20", "2025-01-05", "2025-01-01"]})
+    spend = pd.DataFrame({"date": ["2025-01-02", "2024-12-01"], "channel": ["微信", "微信"],
+                          "cost": [300.0, 999.0]})
+    out = acquisition(users, conv, spend, start="2025-01-01").set_index("channel")
+    # d signed up before the window; b's conversion is a trial; c's precedes its signup
+    assert out.loc["微信", ["new_users", "converted"]].tolist() == [2, 1]
+    assert out.loc["微信", "cost_per_conversion"] == 300 and out.loc["微信", "cost_per_new_user"] == 150
+    assert out.loc["email", "converted"] == 0 and math.isnan(out.loc["email", "cost_per_conversion"])
+    frames = demo_frames(20_000, 7)
+    demo = acquisition(frames["users"], frames["conversions"], frames["spend"], start="2025-01-01")
+    # docs/demo.md finding 3: 微信 converts best (20.7 %) and costs the most per paid user (¥594)
+    assert demo.iloc[0]["channel"] == "微信"
+    assert demo.iloc[0]["conversion_rate"] == pytest.approx(0.207, abs=0.001)
+    assert demo["cost_per_conversion"].idxmax() == 0

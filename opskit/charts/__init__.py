@@ -33,11 +33,13 @@ from opskit.charts._retention import (
     new_vs_returning,
     retention_curves,
 )
+from opskit.charts._review import anomaly_lines
 
 __all__ = [
     "ALERT_COLOR",
     "FONT",
     "PALETTE",
+    "anomaly_lines",
     "attribution_comparison",
     "channel_economics",
     "churn_line",

@@ -60,7 +60,7 @@ from opskit.narrative._retention import (
     rule_text,
     segment_churn,
 )
-from opskit.narrative._review import key_number_table, next_steps
+from opskit.narrative._review import key_number_table, next_steps, review_findings
 
 __all__ = [
     "LANGS",
@@ -85,6 +85,7 @@ __all__ = [
     "model_name",
     "new_vs_returning",
     "next_steps",
+    "review_findings",
     "rule_text",
     "section",
     "segment_churn",

@@ -399,7 +399,11 @@ _KPI_COLUMNS = {
            "discount_to_already_paying": "Discount to already paying",
            "revenue_share_already_paying": "Revenue share already paying",
            "discount_given": "Discount given", "win_rate": "Win rate",
-           "opportunities": "Opportunities", "stage": "Stage"},
+           "opportunities": "Opportunities", "stage": "Stage", "metric": "Metric",
+           "period_start": "Period", "target": "Target", "actual": "Actual",
+           "attainment": "Attainment", "status": "Status", "new_users": "New users",
+           "converted": "Converted", "cost_per_new_user": "Cost per new user",
+           "cost_per_conversion": "Cost per conversion"},
     "zh": {"channel": "渠道", "campaign": "活动", "impressions": "展示", "clicks": "点击",
            "ctr": "点击率", "cost": "花费", "cpc": "CPC", "visits": "访问", "traffic_share": "流量占比",
            "conversions": "转化", "value": "金额", "conversion_rate": "转化率", "cpa": "CPA",
@@ -417,7 +421,10 @@ _KPI_COLUMNS = {
            "discount_to_already_paying": "给已付费客户的折扣",
            "revenue_share_already_paying": "已付费客户收入占比",
            "discount_given": "折扣总额", "win_rate": "赢单率",
-           "opportunities": "商机数", "stage": "阶段"},
+           "opportunities": "商机数", "stage": "阶段", "metric": "指标", "period_start": "周期",
+           "target": "目标", "actual": "实际", "attainment": "完成率", "status": "状态",
+           "new_users": "新增用户", "converted": "转化用户", "cost_per_new_user": "单个新用户成本",
+           "cost_per_conversion": "单个转化成本"},
 }
 
 _FORMATS = {
@@ -427,6 +434,7 @@ _FORMATS = {
     "number": lambda x, lang, cur: "–" if _missing(x) else f"{x:,.1f}",
     "ratio": lambda x, lang, cur: "–" if _missing(x) else f"{x:.2f}",
     "text": lambda x, lang, cur: "" if _missing(x) else str(x),
+    "date": lambda x, lang, cur: "" if _missing(x) else f"{pd.Timestamp(x):%Y-%m-%d}",
 }
 
 
@@ -435,7 +443,7 @@ def table(frame: pd.DataFrame, /, formats: Mapping[str, str], *, lang: str = "en
           limit: int | None = None) -> str:
     """A Markdown table of ``frame``'s columns in ``formats``, every cell escaped.
 
-    ``formats`` maps each column to show, in order, to ``"text"``,
+    ``formats`` maps each column to show, in order, to ``"text"``, ``"date"``,
     ``"count"``, ``"number"`` (one decimal), ``"pct"`` (:func:`fmt_pct`),
     ``"money"`` (:func:`fmt_money`) or ``"ratio"`` (two decimals). Headers
     are the KPI column names in ``lang`` (``labels`` overrides them). Unlike

@@ -187,8 +187,11 @@ def next_steps(*, weakest: str | None = None, anomalies: pd.DataFrame | None = N
         out.append(Sentence(words["weakest"].format(stage=stage, what=what), "warning"))
     if anomalies is not None and len(anomalies):
         for _, row in anomalies.head(3).iterrows():
+            series = _SERIES[lang].get(row.get("metric"), row.get("series", ""))
+            if row.get("group"):
+                series = f"{row['group']} 的{series}" if lang == "zh" else f"{series} of {row['group']}"
             out.append(Sentence(words["anomaly"].format(
-                when=f"{pd.Timestamp(row['period']):%Y-%m-%d}", series=row.get("series", "")),
+                when=f"{pd.Timestamp(row['period']):%Y-%m-%d}", series=series[:1].upper() + series[1:]),
                 "warning"))
     if missed_goals:
         out.append(Sentence(words["goals"].format(n=missed_goals), "warning"))
@@ -196,4 +199,89 @@ def next_steps(*, weakest: str | None = None, anomalies: pd.DataFrame | None = N
         out.append(Sentence(words["channel"].format(channel=costliest_channel)))
     if new_retain_worse:
         out.append(Sentence(words["new_users"]))
+    return out
+
+
+_SERIES = {"en": {"churn_rate": "paying-account churn", "tickets": "the support ticket count",
+                  "active_users": "the daily active user count"},
+           "zh": {"churn_rate": "付费账户流失率", "tickets": "客服工单数", "active_users": "日活跃用户"}}
+
+
+def review_findings(*, anomalies: pd.DataFrame | None = None, channels: pd.DataFrame | None = None,
+                    numbers: pd.DataFrame | None = None, diagnosis: pd.DataFrame | None = None,
+                    lang: str = "en", currency: str = "CNY") -> list[Sentence]:
+    """The review's findings in words: abnormal weeks, the channel that converts best and costs
+    the most, new against returning users' retention, and the weakest funnel stage.
+
+    Reads :func:`opskit.review.weekly_anomalies`, :func:`opskit.channels.acquisition`,
+    :func:`opskit.review.key_numbers` and :func:`opskit.diagnose`.
+
+    Examples
+    --------
+    >>> flagged = pd.DataFrame({"metric": ["churn_rate"], "group": ["b2c"],
+    ...     "period": [pd.Timestamp("2025-07-07")], "value": [0.078], "expected_high": [0.071]})
+    >>> print(review_findings(anomalies=flagged)[0])
+    In the week of 2025-07-07, paying-account churn of b2c was 7.8 %, above its normal range (up to 7.1 %).
+    """
+    lang = _lang(lang)
+    zh = lang == "zh"
+    out: list[Sentence] = []
+    for _, row in (anomalies if anomalies is not None else pd.DataFrame()).head(3).iterrows():
+        what = _SERIES[lang].get(row["metric"], row["metric"])
+        who = f"{row['group']} 的" if zh and row["group"] else (f" of {row['group']}" if row["group"] else "")
+        fmt = (lambda x: fmt_pct(x, lang)) if row["metric"] == "churn_rate" else (
+            lambda x: fmt_count(round(x)))
+        when = f"{pd.Timestamp(row['period']):%Y-%m-%d}"
+        below = row.get("expected_low")
+        up = row["value"] > row.get("expected_high", float("inf"))
+        bound = fmt(row["expected_high"] if up else below)
+        if zh:
+            side = f"高于正常范围（上限 {bound}）" if up else f"低于正常范围（下限 {bound}）"
+            out.append(Sentence(f"{when} 当周，{who}{what}为 {fmt(row['value'])}，{side}。", "warning"))
+        else:
+            side = (f"above its normal range (up to {bound})" if up
+                    else f"below its normal range (down to {bound})")
+            out.append(Sentence(f"In the week of {when}, {what}{who} was {fmt(row['value'])}, {side}.",
+                                "warning"))
+    if channels is not None and len(channels) and channels["cost_per_conversion"].notna().any():
+        best = channels.loc[channels["conversion_rate"].idxmax()]
+        dear = channels.loc[channels["cost_per_conversion"].idxmax()]
+        rate, cost = fmt_pct(best["conversion_rate"], lang), fmt_money(dear["cost_per_conversion"], currency)
+        if best["channel"] == dear["channel"]:
+            out.append(Sentence(
+                f"「{best['channel']}」的新用户转化率最高（{rate}），"
+                f"但单个转化成本也最高（{cost}）。" if zh else
+                f"{best['channel']} converts best ({rate} of its new users converted) and costs the most "
+                f"per conversion ({cost})."))
+        else:
+            out.append(Sentence(
+                f"「{best['channel']}」的新用户转化率最高（{rate}）；"
+                f"「{dear['channel']}」单个转化成本最高（{cost}）。"
+                if zh else f"{best['channel']} converts best ({rate} of its new users converted); "
+                f"{dear['channel']} costs the most per conversion ({cost})."))
+    if numbers is not None:
+        rates = numbers.set_index("metric")["current"]
+        if {"new_retention", "returning_retention"} <= set(rates.index):
+            new, old = rates["new_retention"], rates["returning_retention"]
+            if new < old:
+                out.append(Sentence(
+                    f"新用户的留存低于老用户：新用户 30 天内再次活跃的比例为 {fmt_pct(new, lang)}，老用户为 "
+                    f"{fmt_pct(old, lang)}。" if zh else
+                    f"New users retain worse than returning users: {fmt_pct(new, lang)} of new users were "
+                    f"active again within 30 days, against {fmt_pct(old, lang)} of returning users.",
+                    "warning"))
+    if diagnosis is not None and len(diagnosis) and diagnosis["weakest"].any():
+        row = diagnosis[diagnosis["weakest"]].iloc[0]
+        names = {"acquisition": "获客", "activation": "激活", "retention": "留存", "revenue": "变现"}
+        stage = names.get(row["stage"], row["stage"]) if zh else row["stage"]
+        value = fmt_count(row["value"]) if row["metric"] == "new_users" else fmt_pct(row["value"], lang)
+        ref, att = row.get("reference"), row.get("attainment")
+        shown = [] if _missing(ref) else [
+            ("对比期 " if zh else "reference ")
+            + (fmt_count(ref) if row["metric"] == "new_users" else fmt_pct(ref, lang))]
+        if not _missing(att):
+            shown.append(f"目标完成率 {fmt_pct(att, lang)}" if zh else f"{fmt_pct(att, lang)} of target")
+        ref_text = (f"（{'，'.join(shown)}）" if zh else f" ({'; '.join(shown)})") if shown else ""
+        out.append(Sentence(f"最薄弱的环节是{stage}：{value}{ref_text}。" if zh else
+                            f"The weakest stage is {stage}: {value}{ref_text}.", "warning"))
     return out

@@ -1,0 +1,81 @@
+"""templates/ops_review.ipynb: committed clean, typed parameters, the planted findings in en and zh."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+from template_checks import (
+    TEMPLATES,
+    assert_committed_clean,
+    assert_parameters,
+    assert_thin,
+    execute,
+    outputs,
+)
+
+from opskit.report import templates
+
+TEMPLATE = TEMPLATES / "ops_review.ipynb"
+PARAMETERS = {
+    "data": ("str", '"demo-data"'), "period": ("str", '"2025-Q3"'),
+    "compare_to": ("str", '"previous"'), "activation_event": ("str", '"create_doc"'),
+    "lang": ("str", '"en"'), "title": ("str", '""'),
+}
+
+
+def _plain(md: str) -> str:
+    return html.unescape(re.sub(r"\\(.)", r"\1", md))
+
+
+def test_template_is_committed_without_outputs():
+    assert_committed_clean(TEMPLATE)
+
+
+def test_parameters_cell_is_tagged_typed_and_documented():
+    assert_parameters(TEMPLATE, PARAMETERS)
+
+
+def test_notebook_only_loads_calls_charts_and_narrates():
+    assert_thin(TEMPLATE)
+
+
+def test_template_is_found_by_the_report_pipeline():
+    assert list(templates.find_template(TEMPLATE).parameters) == list(PARAMETERS)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo_parquet) -> Path:
+    return demo_parquet(20_000, 7)  # the planted spike week stands out of the noise at this size
+
+
+@pytest.mark.slow
+def test_english_review_names_the_planted_findings(demo_dir, tmp_path):
+    nb = execute(TEMPLATE, {"data": str(demo_dir), "lang": "en"}, tmp_path)
+    markdown, specs, errors = outputs(nb)
+    assert errors == [] and len(specs) == 1
+    text = _plain("\n".join(markdown))
+    order = ["1. Goals against actuals", "2. Key numbers", "3. Channel performance", "4. Problems",
+             "5. Next steps"]
+    positions = [text.index(f"# {heading}") for heading in order]
+    assert positions == sorted(positions)
+    # planted: the churn-spike week, 微信 converting best at the highest cost, new users retaining worse
+    assert re.search(r"In the week of 2025-07-07, paying-account churn of b2c was [\d.]+ %", text)
+    assert re.search(r"微信 converts best \([\d.]+ % of its new users converted\) and costs the most", text)
+    assert "New users retain worse than returning users" in text
+    assert re.search(r"The weakest stage is \w+", text)
+    assert "(rule: " in markdown[-1]
+
+
+@pytest.mark.slow
+def test_chinese_review_reads_in_chinese(demo_dir, tmp_path):
+    nb = execute(TEMPLATE, {"data": str(demo_dir), "lang": "zh", "period": "2025-07",
+                            "compare_to": "year_ago"}, tmp_path)
+    markdown, specs, errors = outputs(nb)
+    assert errors == [] and len(specs) == 1
+    text = _plain("\n".join(markdown))
+    assert "## 五、下一步建议" in "\n".join(markdown).replace("\\", "")
+    assert re.search(r"2025-07-07 当周，b2c 的付费账户流失率为 [\d.]+%", text)
+    assert "「微信」的新用户转化率最高" in text
