@@ -140,6 +140,11 @@ def _row_payer_conversion(ctx: Context) -> Values | None:
 
 
 def _row_d30(ctx: Context) -> Values:
+    """Active again 30–59 days after signup (the AARRR retention stage, as goals and diagnose
+    measure ``d30_retention``); without an activation event, active on day 30 (``nday``)."""
+    funnel = _stage(ctx, "retention")
+    if funnel is not None:
+        return funnel
     frame = retention.nday(ctx.data, days=(30,), users=ctx.data, by=ctx.segment,
                            start=ctx.start, end=ctx.end)
     return _pooled(frame, ctx.segment, "retained", "eligible")

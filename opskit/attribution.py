@@ -104,6 +104,14 @@ def attribute(touchpoints: Any, conversions: Any, /, *, model: str = "last_touch
     1      微信          0.5   50.0   0.25
     """
     options = _options(model, model_options)
+    touch_t, totals = _journey_tables(touchpoints, conversions, lookback_days=lookback_days,
+                                      value=value, kinds=kinds, start=start, end=end)
+    return _attribute_on(touch_t, totals, model, options, value=value)
+
+
+def _journey_tables(touchpoints: Any, conversions: Any, *, lookback_days: float, value: bool,
+                    kinds: Sequence[str] | None, start: Any, end: Any) -> tuple[Any, tuple[float, float]]:
+    """The touch table of every journey, and the attributed conversions' count and value."""
     tp, conv = _tables(touchpoints, conversions)
     conv_t = _journeys.conversion_table(conv, kinds=kinds, value=value)
     touch_t, attributed = _journeys.touches(tp, conv_t, lookback_days=lookback_days,
@@ -111,12 +119,19 @@ def attribute(touchpoints: Any, conversions: Any, /, *, model: str = "last_touch
     totals = engine.to_pandas(attributed.aggregate(
         conversions=attributed.count().cast("float64"),
         value=attributed.value.sum().cast("float64"))).iloc[0]
+    return touch_t, (float(totals["conversions"]), float(totals["value"] or 0.0))
+
+
+def _attribute_on(touch_t: Any, totals: tuple[float, float], model: str, options: dict[str, Any],
+                  *, value: bool, paths_of: Any = None) -> pd.DataFrame:
+    """One model on a touch table; ``paths_of`` gives the (shared) distinct paths for the
+    data-driven models."""
     if model in HEURISTICS:
         credited = engine.to_pandas(credit_by_channel(touch_t, model, **options))
     else:
-        credited = _data_driven(_journeys.path_frame(touch_t), model, options)
-    return _finish(credited, float(totals["conversions"]), float(totals["value"] or 0.0),
-                   value=value)
+        frame = paths_of() if paths_of is not None else _journeys.path_frame(touch_t)
+        credited = _data_driven(frame, model, options)
+    return _finish(credited, totals[0], totals[1], value=value)
 
 
 def attribute_paths(paths: pd.DataFrame, /, *, model: str = "last_touch", sep: str = ">",
@@ -280,14 +295,28 @@ def compare(touchpoints: Any, conversions: Any = None, /, *,
         raise TypeError(f"compare() got unknown options {sorted(given - known)}; the models take "
                         f"{', '.join(sorted(known))}")
     columns: dict[str, pd.Series] = {}
-    for m in wanted:
-        opts = {k: v for k, v in model_options.items() if k in MODEL_OPTIONS.get(m, ())}
-        if conversions is None:
+    if conversions is None:
+        for m in wanted:
+            opts = {k: v for k, v in model_options.items() if k in MODEL_OPTIONS.get(m, ())}
             result = attribute_paths(touchpoints, model=m, sep=sep, **opts)
-        else:
-            result = attribute(touchpoints, conversions, model=m, lookback_days=lookback_days,
-                               value=value, kinds=kinds, start=start, end=end, **opts)
-        columns[m] = result.set_index("channel")["conversions"]
+            columns[m] = result.set_index("channel")["conversions"]
+    else:
+        # the journeys are built once (a temporary table) and shared by every model;
+        # the distinct paths once, for the data-driven models
+        touch_t, totals = _journey_tables(touchpoints, conversions, lookback_days=lookback_days,
+                                          value=value, kinds=kinds, start=start, end=end)
+        with engine.cached(touch_t) as shared:
+            paths_cache: list[pd.DataFrame] = []
+
+            def paths_of() -> pd.DataFrame:
+                if not paths_cache:
+                    paths_cache.append(_journeys.path_frame(shared))
+                return paths_cache[0]
+
+            for m in wanted:
+                opts = {k: v for k, v in model_options.items() if k in MODEL_OPTIONS.get(m, ())}
+                result = _attribute_on(shared, totals, m, opts, value=value, paths_of=paths_of)
+                columns[m] = result.set_index("channel")["conversions"]
     wide = pd.DataFrame(columns).fillna(0.0)
     wide.index.name = "channel"
     wide["min"] = wide[wanted].min(axis=1)

@@ -39,7 +39,10 @@ def segments(dataset: Dataset, /, *, segment: str = "segment", groups: Sequence[
     share of each channel's new users, per new user), ``activation_rate`` and
     ``payer_conversion`` (:func:`opskit.consumer.aarrr`'s activation and
     revenue stages; activation needs ``activation_event``),
-    ``d30_retention`` (:func:`opskit.retention.nday`), ``monthly_churn``
+    ``d30_retention`` (active again 30–59 days after signup, the aarrr
+    retention stage, as :mod:`opskit.goals` and :func:`opskit.diagnose` measure
+    it; active on day 30, :func:`opskit.retention.nday`, without
+    ``activation_event``), ``monthly_churn``
     (paying accounts lost per month, :func:`opskit.retention.subscriber_churn`
     pooled over the window's complete months), ``arpu`` (revenue per monthly
     active user, :func:`opskit.consumer.revenue_metrics` pooled), ``arpa``,

@@ -127,12 +127,15 @@ def _numbers(ds: Dataset, lo: pd.Timestamp, hi: pd.Timestamp, activation_event: 
     if activation_event:
         funnel = consumer.aarrr(ds, activation_event=activation_event, users=ds, **span).set_index("stage")
         out["activation_rate"] = ("rate", float(funnel.loc["activation", "rate"]))
+        # active again 30–59 days after signup: d30_retention as goals and diagnose measure it
+        out["d30_retention"] = ("rate", float(funnel.loc["retention", "rate"]))
     dau = _within(activity.active_users(ds, freq="day"), lo, hi)
     out["dau"] = ("number", float(dau["active_users"].mean()) if len(dau) else np.nan)
     sticky = activity.stickiness(ds, freq="month", **span)
     out["stickiness"] = ("rate", float(sticky["stickiness"].mean()) if len(sticky) else np.nan)
-    d30 = retention.nday(ds, days=(30,), users=ds, **span)
-    out["d30_retention"] = ("rate", float(d30["rate"].iloc[0]) if len(d30) else np.nan)
+    if "d30_retention" not in out:  # no key action given: active on day 30
+        d30 = retention.nday(ds, days=(30,), users=ds, **span)
+        out["d30_retention"] = ("rate", float(d30["rate"].iloc[0]) if len(d30) else np.nan)
     nvr = retention.new_vs_returning(ds, days=30, period="month", users=ds, **span)
     nvr = nvr[nvr["complete"]].groupby("group")[["retained", "users"]].sum()
     for group in ("new", "returning"):
@@ -166,7 +169,9 @@ def key_numbers(dataset: Dataset, window: ReviewWindow, /, *,
     ``new_users`` (:func:`opskit.growth.registrations`), ``activation_rate``
     (:func:`opskit.consumer.aarrr`, within 7 days), ``dau`` (mean daily active
     users), ``stickiness`` (mean DAU/MAU of the months, :func:`opskit.activity.stickiness`),
-    ``d30_retention`` (:func:`opskit.retention.nday`), ``new_retention`` and
+    ``d30_retention`` (active again 30–59 days after signup, the retention stage of
+    :func:`opskit.consumer.aarrr`, as goals and diagnose measure it; on day 30 by
+    :func:`opskit.retention.nday` without ``activation_event``), ``new_retention`` and
     ``returning_retention`` (30-day, :func:`opskit.retention.new_vs_returning`
     pooled over complete months), ``revenue`` and ``arppu``
     (:func:`opskit.consumer.revenue_metrics`), ``churn`` (paying accounts per month,
