@@ -22,6 +22,12 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, period_range, period_start
+from opskit._shared import as_list as _as_list
+from opskit._shared import data_span as _span
+from opskit._shared import empty as _empty
+from opskit._shared import grid as _grid
+from opskit._shared import instant as _instant
+from opskit._shared import ints as _ints
 from opskit.retention import wilson
 
 __all__ = ["active_days_distribution", "active_users", "page_metrics", "participation", "stickiness",
@@ -86,33 +92,12 @@ def active_users(events: Any, /, *, freq: str = "day") -> pd.DataFrame:
 # --- shared helpers ----------------------------------------------------------------------
 
 
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
 def _check_freq(freq: Any, allowed: Sequence[str] = tuple(FREQS), *, optional: bool = False) -> None:
     if freq is None and optional:
         return
     if freq not in allowed:
         names = ", ".join(map(repr, allowed)) + (" or None" if optional else "")
         raise ValueError(f"freq must be one of {names}, not {freq!r}")
-
-
-def _instant(value: Any, name: str) -> pd.Timestamp | None:
-    """A tz-naive UTC instant from text, a date or a timestamp (``None`` passes)."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp such as '2025-07-01', not {value!r}") from exc
-    if pd.isna(ts):
-        raise ValueError(f"{name} must be a date or timestamp, not {value!r}")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
 
 
 def _event_names(value: Any, name: str, *, optional: bool = False) -> list[str] | None:
@@ -138,15 +123,6 @@ def _in_window(table: ir.Table, period: ir.TimestampValue, start: Any, end: Any)
     return table
 
 
-def _span(table: ir.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Midnight of the first event's day and midnight after the last event's day (NaT if empty)."""
-    bounds = engine.to_pandas(table.aggregate(first=table.event_at.min(), last=table.event_at.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    if pd.isna(last):
-        return pd.NaT, pd.NaT
-    return first.normalize(), last.normalize() + _DAY
-
-
 def _next_start(start: pd.Series, freq: str) -> pd.Series:
     if freq == "month":
         return start + pd.offsets.MonthBegin(1)
@@ -164,37 +140,13 @@ def _with_users(table: ir.Table, by_cols: list[str], users: Any, fn: str) -> ir.
     return table.left_join(dims, "user_id").select(table, *[dims[c] for c in by_cols])
 
 
-def _grid(counts: pd.DataFrame, periods: pd.DatetimeIndex, keys: list[str]) -> pd.DataFrame:
-    """Every period for every ``keys`` group seen in ``counts``, with its counts (NaN if none)."""
-    grid = pd.DataFrame({"period": pd.DatetimeIndex(periods).astype("datetime64[ns]")})
-    if keys:
-        grid = grid.merge(counts[keys].drop_duplicates(), how="cross")
-    return grid.merge(counts, on=["period", *keys], how="left")
-
-
 def _periods(counts: pd.DataFrame, freq: str) -> pd.DatetimeIndex:
     return period_range(counts["period"].min(), counts["period"].max(), freq)
-
-
-def _ints(out: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    for col in columns:
-        out[col] = out[col].fillna(0).astype("int64")
-    return out
 
 
 def _ratio(k: pd.Series, n: pd.Series) -> pd.Series:
     k, n = k.astype("float64"), n.astype("float64")
     return (k / n.where(n > 0)).astype("float64")
-
-
-def _empty(columns: list[str], *, ints: Sequence[str] = (), bools: Sequence[str] = (),
-           texts: Sequence[str] = ()) -> pd.DataFrame:
-    def dtype(c: str) -> str:
-        if c == "period":
-            return "datetime64[ns]"
-        return "int64" if c in ints else "bool" if c in bools else "str" if c in texts else "float64"
-
-    return pd.DataFrame({c: pd.Series(dtype=dtype(c)) for c in columns})
 
 
 def _floor_days(days: pd.DatetimeIndex, freq: str) -> pd.DatetimeIndex:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from opskit._shared import as_list as _as_list
 from opskit.errors import DataError
 
 __all__ = ["DIRECTIONS", "flag"]
@@ -35,12 +36,6 @@ MEANAD_TO_SIGMA = 1.253314
 
 _TABLE = "series_frame"
 _ADDED = ("baseline", "mad", "scale", "robust_z", "expected_low", "expected_high", "anomaly", "rule")
-
-
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _positive_int(value: Any, name: str) -> int:

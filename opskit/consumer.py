@@ -29,7 +29,11 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range, period_start
-from opskit.errors import DataError
+from opskit._shared import as_list as _as_list
+from opskit._shared import data_span as _observed
+from opskit._shared import instant as _instant
+from opskit._shared import ints as _ints
+from opskit._shared import users_table as _users
 from opskit.retention import wilson
 
 __all__ = ["STAGES", "aarrr", "promotion_response", "repurchase", "revenue_metrics"]
@@ -41,12 +45,6 @@ _DAY = pd.Timedelta(days=1)
 
 
 # --- shared helpers ----------------------------------------------------------------------
-
-
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _check_freq(freq: str | None, *, optional: bool = False) -> None:
@@ -83,31 +81,6 @@ def _interval(days: float) -> ir.IntervalScalar:
     return ibis.interval(seconds=round(days * 86_400))
 
 
-def _instant(value: Any, name: str) -> pd.Timestamp | None:
-    """A tz-naive UTC instant from text, a date or a timestamp (``None`` passes)."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp such as '2025-11-01', not {value!r}") from exc
-    if pd.isna(ts):
-        raise ValueError(f"{name} must be a date or timestamp, not {value!r}")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
-
-
-def _observed(table: ir.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Midnight of the first event's day, and the end of the data: midnight after the
-    last event's day (exports are cut by day, as in :mod:`opskit.retention`). NaT if empty."""
-    bounds = engine.to_pandas(table.aggregate(first=table.event_at.min(), last=table.event_at.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    if pd.isna(last):
-        return pd.NaT, pd.NaT
-    return first.normalize(), last.normalize() + _DAY
-
-
 def _next_start(start: Any, freq: str) -> Any:
     """Start of the period after the one starting at ``start`` (a Timestamp or a Series)."""
     if freq == "month":
@@ -125,24 +98,6 @@ def _periods(first_day: pd.Timestamp, horizon: pd.Timestamp, freq: str, start: p
     if end is not None:
         periods = periods[periods < end]
     return periods
-
-
-def _users(users: Any, columns: Sequence[str], fn: str) -> ir.Table:
-    """The ``users`` table with ``user_id`` and ``columns``; one row per user or a DataError."""
-    if users is None:
-        raise ValueError(f"{fn}(by=...) breaks down by users columns: pass users=... (the users table)")
-    table = table_arg(users, "users", ("user_id", *columns))
-    sizes = engine.to_pandas(table.aggregate(rows=table.count(), ids=table.user_id.nunique()))
-    rows, ids = int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0])
-    if rows > ids:
-        dup = table.group_by("user_id").aggregate(n=table.count())
-        examples = engine.to_pandas(dup.filter(dup.n > 1).order_by("user_id").limit(3))["user_id"]
-        raise DataError.single(
-            "users", "user_id", "duplicate_id", rows - ids,
-            "repeat a user_id that an earlier row already has, so those users would be counted "
-            "more than once", "keep one row per user (e.g. the earliest signup) before passing users",
-            total=rows, examples=tuple((None, str(v)) for v in examples))
-    return table.select("user_id", *columns)
 
 
 def _with_dims(table: ir.Table, dims: ir.Table | None, by_cols: list[str]) -> ir.Table:
@@ -177,12 +132,6 @@ def _ci(out: pd.DataFrame, k: str, n: str, rate: str) -> pd.DataFrame:
     observed = out[rate].notna().to_numpy()
     out["ci_low"] = np.where(observed, low, np.nan)
     out["ci_high"] = np.where(observed, high, np.nan)
-    return out
-
-
-def _ints(out: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    for col in columns:
-        out[col] = out[col].fillna(0).astype("int64")
     return out
 
 

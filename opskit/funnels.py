@@ -28,6 +28,7 @@ import pandas as pd
 
 from opskit import engine
 from opskit._inputs import table_arg
+from opskit._shared import check as _check
 from opskit.lifecycle import _UNIT, _units, _with_units
 from opskit.retention import wilson
 
@@ -44,11 +45,6 @@ DEADLINE = "__opskit_deadline"
 def _t(k: int) -> str:
     """Name of the column holding the time a unit completed step ``k`` (1-based)."""
     return f"__opskit_t{k}"
-
-
-def _check(name: str, value: Any, allowed: Sequence[Any]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
 
 def _steps(steps: Any, order: str) -> list[str]:

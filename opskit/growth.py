@@ -23,6 +23,12 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range, period_start
+from opskit._shared import as_list as _as_list
+from opskit._shared import data_span as _span
+from opskit._shared import empty as _empty
+from opskit._shared import grid as _grid
+from opskit._shared import instant as _instant
+from opskit._shared import ints as _ints
 from opskit.retention import wilson
 
 __all__ = ["activations", "channel_conversion", "growth_rate", "registrations"]
@@ -33,33 +39,12 @@ _DAY = pd.Timedelta(days=1)
 # --- shared helpers ----------------------------------------------------------------------
 
 
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
 def _check_freq(freq: Any, *, optional: bool = False) -> None:
     if freq is None and optional:
         return
     if freq not in FREQS:
         allowed = ", ".join(map(repr, FREQS)) + (" or None" if optional else "")
         raise ValueError(f"freq must be one of {allowed}, not {freq!r}")
-
-
-def _instant(value: Any, name: str) -> pd.Timestamp | None:
-    """A tz-naive UTC instant from text, a date or a timestamp (``None`` passes)."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp such as '2025-07-01', not {value!r}") from exc
-    if pd.isna(ts):
-        raise ValueError(f"{name} must be a date or timestamp, not {value!r}")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
 
 
 def _event_names(value: Any, name: str) -> list[str]:
@@ -83,20 +68,6 @@ def _keep(periods: pd.DatetimeIndex, start: pd.Timestamp | None,
     if end is not None:
         periods = periods[periods < end]
     return periods
-
-
-def _grid(counts: pd.DataFrame, periods: pd.DatetimeIndex, keys: list[str]) -> pd.DataFrame:
-    """Every period for every ``keys`` group seen in ``counts``, with its counts (NaN if none)."""
-    grid = pd.DataFrame({"period": pd.DatetimeIndex(periods).astype("datetime64[ns]")})
-    if keys:
-        grid = grid.merge(counts[keys].drop_duplicates(), how="cross")
-    return grid.merge(counts, on=["period", *keys], how="left")
-
-
-def _ints(out: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    for col in columns:
-        out[col] = out[col].fillna(0).astype("int64")
-    return out
 
 
 def _ratio(k: pd.Series, n: pd.Series) -> pd.Series:
@@ -228,27 +199,7 @@ def registrations(users: Any, /, *, freq: str = "month", by: str | Sequence[str]
     return _ints(out, ["total_users"])[columns]
 
 
-def _empty(columns: list[str], *, ints: Sequence[str] = (), bools: Sequence[str] = (),
-           texts: Sequence[str] = ()) -> pd.DataFrame:
-    def dtype(c: str) -> str:
-        if c == "period":
-            return "datetime64[ns]"
-        return "int64" if c in ints else "bool" if c in bools else "str" if c in texts else "float64"
-
-    return pd.DataFrame({c: pd.Series(dtype=dtype(c)) for c in columns})
-
-
 # --- activations --------------------------------------------------------------------------
-
-
-def _span(table: ir.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Midnight of the first event's day, and the end of the data: midnight after the last
-    event's day (exports are cut by day, as in :mod:`opskit.retention`). NaT if empty."""
-    bounds = engine.to_pandas(table.aggregate(first=table.event_at.min(), last=table.event_at.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    if pd.isna(last):
-        return pd.NaT, pd.NaT
-    return first.normalize(), last.normalize() + _DAY
 
 
 def _days(value: Any) -> float:

@@ -23,6 +23,8 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS
+from opskit._shared import as_list as _as_list
+from opskit._shared import check as _check
 from opskit.errors import DataError
 
 __all__ = ["STATUSES", "lifecycle", "pulse"]
@@ -33,12 +35,6 @@ STATUSES = ("new", "returning", "resurrecting", "dormant")
 _NEW_BY = ("first_event", "signup")
 #: Column holding the counted unit (a user or an account) inside the queries.
 _UNIT = "__opskit_unit"
-
-
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _event_names(value: str | Sequence[str] | None, name: str) -> list[str] | None:
@@ -105,11 +101,6 @@ def _with_units(table: ir.Table, units: ir.Table | None, columns: list[str]) -> 
     joined = table.left_join(units, table.user_id == units.user_id)
     return joined.select(table, **{_UNIT: joined[_UNIT].fill_null(table.user_id)},
                          **{c: joined[c] for c in columns})
-
-
-def _check(name: str, value: Any, allowed: Sequence[Any]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
 
 def lifecycle(events: Any, /, *, freq: str = "week", by_account: bool = False, users: Any = None,

@@ -19,6 +19,8 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, period_start
+from opskit._shared import as_list as _as_list
+from opskit._shared import check as _check
 
 __all__ = [
     "churn",
@@ -56,17 +58,6 @@ def wilson(successes: Any, trials: Any, z: float = 1.959964) -> tuple[np.ndarray
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
-
-
-def _check(name: str, value: Any, allowed: Sequence[Any]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
-
-
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _index(ts: ir.TimestampValue, period: str) -> ir.IntegerValue:

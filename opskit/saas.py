@@ -33,6 +33,7 @@ from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range, period_start
 from opskit._pipeline import pipeline, sales_cycle, sales_cycle_distribution, stage_funnel
+from opskit._shared import as_list as _as_list
 from opskit.retention import wilson
 
 __all__ = [
@@ -63,12 +64,6 @@ class _Subs:
     by: list[str]
     first: pd.Timestamp  # earliest started_at (NaT when there are no rows)
     horizon: pd.Timestamp  # end of the data
-
-
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _check_freq(freq: str) -> None:

@@ -32,6 +32,9 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range
+from opskit._shared import as_list as _as_list
+from opskit._shared import data_span as _observed
+from opskit._shared import users_table as _users
 from opskit.errors import DataError
 from opskit.retention import wilson
 
@@ -96,12 +99,6 @@ def _segment_of(r: int, f: int) -> str:
 # --- shared helpers ----------------------------------------------------------------------
 
 
-def _as_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
 def _instant(value: Any, name: str) -> pd.Timestamp | None:
     """A tz-naive UTC instant from text, a date or a timestamp (``None`` passes)."""
     if value is None:
@@ -131,34 +128,6 @@ def _event_names(value: str | Sequence[str] | None) -> list[str] | None:
     if not names or not all(isinstance(n, str) and n for n in names):
         raise TypeError(f"event must be an event name or a non-empty list of event names, not {value!r}")
     return names
-
-
-def _observed(table: ir.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Midnight of the first event's day and the end of the data (midnight after the last
-    event's day, as in :mod:`opskit.retention`); NaT for no events."""
-    bounds = engine.to_pandas(table.aggregate(first=table.event_at.min(), last=table.event_at.max()))
-    first, last = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    if pd.isna(last):
-        return pd.NaT, pd.NaT
-    return first.normalize(), last.normalize() + _DAY
-
-
-def _users(users: Any, columns: Sequence[str], fn: str) -> ir.Table:
-    """The ``users`` table with ``user_id`` and ``columns``: one row per user, or a DataError."""
-    if users is None:
-        raise ValueError(f"{fn}(by=...) breaks down by users columns: pass users=... (the users table)")
-    table = table_arg(users, "users", ("user_id", *columns))
-    sizes = engine.to_pandas(table.aggregate(rows=table.count(), ids=table.user_id.nunique()))
-    rows, ids = int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0])
-    if rows > ids:
-        dup = table.group_by("user_id").aggregate(n=table.count())
-        examples = engine.to_pandas(dup.filter(dup.n > 1).order_by("user_id").limit(3))["user_id"]
-        raise DataError.single(
-            "users", "user_id", "duplicate_id", rows - ids,
-            "repeat a user_id that an earlier row already has, so those users would be counted "
-            "more than once", "keep one row per user (e.g. the earliest signup) before passing users",
-            total=rows, examples=tuple((None, str(v)) for v in examples))
-    return table.select("user_id", *columns)
 
 
 def _purchase(table: ir.Table, names: list[str] | None) -> ir.BooleanValue:
