@@ -4,6 +4,7 @@ template through opskit.report.run, and reading an executed notebook's outputs."
 from __future__ import annotations
 
 import ast
+import html
 import re
 from pathlib import Path
 
@@ -72,3 +73,8 @@ def outputs(nb: nbformat.NotebookNode) -> tuple[list[str], list[dict], list[str]
             markdown += [data["text/markdown"]] if "text/markdown" in data else []
             specs += [v for k, v in data.items() if VEGA_LITE.match(k)]
     return markdown, specs, errors
+
+
+def plain(md: str) -> str:
+    """Rendered text of escaped Markdown: backslash escapes and HTML entities undone."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", md))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from template_checks import (
     assert_thin,
     execute,
     outputs,
+    plain,
 )
 
 import opskit
@@ -21,10 +21,6 @@ from opskit.report import templates
 
 TEMPLATE = TEMPLATES / "attribution.ipynb"
 
-
-def _plain(md: str) -> str:
-    """Rendered text of escaped Markdown: backslash escapes and HTML entities undone."""
-    return html.unescape(re.sub(r"\\(.)", r"\1", md))
 
 
 ALL_MODELS = ('["first_touch", "last_touch", "last_non_direct", "linear", "position_based", '
@@ -72,7 +68,7 @@ def test_english_report_runs_on_demo_data(demo_dir, tmp_path):
              "Journeys", "Lookback sensitivity", "Channel economics", "Findings"]
     positions = [text.index(f"# {heading}") for heading in order]
     assert positions == sorted(positions)
-    findings = _plain(markdown[-1])
+    findings = plain(markdown[-1])
     for pattern in (r"The models disagree most on \S+", r"has the largest removal effect",
                     r"has the lowest cost per conversion among paid channels",
                     r"of converting journeys have more than one touch",
@@ -93,7 +89,7 @@ def test_chinese_report_reads_in_chinese(demo_dir, tmp_path):
         if md.startswith("|"):  # tables: headers in Chinese, cells are data
             assert re.search(r"[\u4e00-\u9fff]", md.splitlines()[0]), md
             continue
-        prose = re.sub("|".join(map(re.escape, data_words)), "", _plain(md))
+        prose = re.sub("|".join(map(re.escape, data_words)), "", plain(md))
         prose = re.sub(r"CTR|CPC|CPA|ROAS|Shapley", "", prose)
         assert re.search(r"[\u4e00-\u9fff]", md) and not re.findall(r"[A-Za-z]{2,}", prose), md
     assert any(md.startswith("## 主要发现") for md in markdown)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from template_checks import (
     assert_thin,
     execute,
     outputs,
+    plain,
 )
 
 from opskit.report import templates
@@ -29,10 +29,6 @@ PARAMETERS = {
     "title": ("str", '""'),
 }
 
-
-def _plain(md: str) -> str:
-    """Rendered text of escaped Markdown: backslash escapes and HTML entities undone."""
-    return html.unescape(re.sub(r"\\(.)", r"\1", md))
 
 
 def test_template_is_committed_without_outputs():
@@ -63,13 +59,13 @@ def test_english_report_shows_the_planted_findings(demo_dir, tmp_path):
     assert errors == []
     # bridge, movements, AARRR funnel, retention curves, churn line, pipeline funnel
     assert len(specs) == 6
-    text = _plain("\n".join(markdown))
+    text = plain("\n".join(markdown))
     order = ["The two businesses in one table", "MRR bridge: b2b", "AARRR funnel: b2c",
              "Retention of both", "Churn, NRR and GRR", "Pipeline and sales cycle",
              "Promotion cannibalisation", "What each side should do next"]
     positions = [text.index(f"# {heading}") for heading in order]
     assert positions == sorted(positions)
-    findings = _plain(markdown[-1])
+    findings = plain(markdown[-1])
     assert re.search(r"b2c loses [\d.]+ % of its paying accounts a month, [\d.]+x the rate of b2b",
                      findings)                                   # planted: b2c_vs_b2b_churn
     assert re.search(r"(8\d|9\d) % of the promotion's \d+ buying accounts were already paying",
@@ -86,8 +82,8 @@ def test_chinese_report_reads_in_chinese(demo_dir, tmp_path):
     allowed = r"b2b|b2c|MRR|ARR|ARPA|ARPU|NRR|GRR|LTV|CAC|CSAT|AARRR|ROAS|lead|qualified|" \
               r"proposal|negotiation|won|p 值|p-value"
     for md in markdown:
-        prose = re.sub(allowed, "", _plain(md.splitlines()[0] if md.startswith("|") else md))
+        prose = re.sub(allowed, "", plain(md.splitlines()[0] if md.startswith("|") else md))
         assert re.search(r"[\u4e00-\u9fff]", prose) and not re.findall(r"[A-Za-z]{2,}", prose), md
-    findings = _plain(markdown[-1])
+    findings = plain(markdown[-1])
     assert re.search(r"b2c 的付费账户月流失率为 [\d.]+%，是 b2b", findings)
     assert "在活动开始时已在付费" in findings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from template_checks import (
     assert_thin,
     execute,
     outputs,
+    plain,
 )
 
 from opskit.report import templates
@@ -25,9 +25,6 @@ PARAMETERS = {
     "lang": ("str", '"en"'), "title": ("str", '""'),
 }
 
-
-def _plain(md: str) -> str:
-    return html.unescape(re.sub(r"\\(.)", r"\1", md))
 
 
 def test_template_is_committed_without_outputs():
@@ -56,7 +53,7 @@ def test_english_review_names_the_planted_findings(demo_dir, tmp_path):
     nb = execute(TEMPLATE, {"data": str(demo_dir), "lang": "en"}, tmp_path)
     markdown, specs, errors = outputs(nb)
     assert errors == [] and len(specs) == 1
-    text = _plain("\n".join(markdown))
+    text = plain("\n".join(markdown))
     order = ["1. Goals against actuals", "2. Key numbers", "3. Channel performance", "4. Problems",
              "5. Next steps"]
     positions = [text.index(f"# {heading}") for heading in order]
@@ -75,7 +72,7 @@ def test_chinese_review_reads_in_chinese(demo_dir, tmp_path):
                             "compare_to": "year_ago"}, tmp_path)
     markdown, specs, errors = outputs(nb)
     assert errors == [] and len(specs) == 1
-    text = _plain("\n".join(markdown))
+    text = plain("\n".join(markdown))
     assert "## 五、下一步建议" in "\n".join(markdown).replace("\\", "")
     assert re.search(r"2025-07-07 当周，b2c 的付费账户流失率为 [\d.]+%", text)
     assert "「微信」的新用户转化率最高" in text
