@@ -60,7 +60,6 @@ import argparse
 import importlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -69,6 +68,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _measure import load_average as _load
+from _measure import peak_rss_mb
 
 START = np.datetime64("2025-01-01T00:00:00", "s")
 DAYS = 365
@@ -386,23 +387,6 @@ def _normalise(name: str, frame):
     return out.sort_values(columns[0]).reset_index(drop=True)
 
 
-def peak_rss_mb() -> float:
-    """High-water mark of this process's resident memory, in MB.
-
-    Linux's ``VmHWM`` counts from this program's ``exec``; ``ru_maxrss`` would start at
-    the parent's resident size at ``fork`` (the kernel carries it over), mixing peaks.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:  # not Linux
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**20 if sys.platform == "darwin" else 1024)
-
-
 def worker(name: str, folder: Path, repeat: int, result: Path) -> None:
     """Run one implementation ``repeat`` times in this (fresh) process; print a JSON line."""
     for module in IMPORTS[name]:  # imported before timing; their memory counts in the peak
@@ -423,10 +407,6 @@ def worker(name: str, folder: Path, repeat: int, result: Path) -> None:
 
 
 # --- driver ------------------------------------------------------------------------------
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _measure(name: str, folder: Path, repeat: int, result: Path) -> dict:

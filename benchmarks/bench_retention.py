@@ -43,7 +43,6 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _measure import load_average as _load
+from _measure import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIODS = 12
@@ -243,23 +244,6 @@ def _normalise(frame):
     return out.sort_values(["cohort", "period"]).reset_index(drop=True)
 
 
-def peak_rss_mb() -> float:
-    """High-water mark of this process's resident memory, in MB.
-
-    Linux's ``VmHWM`` counts from this program's ``exec``; ``ru_maxrss`` would start at
-    the parent's resident size at ``fork`` (the kernel carries it over), mixing peaks.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:  # not Linux
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**20 if sys.platform == "darwin" else 1024)
-
-
 def worker(name: str, folder: Path, repeat: int, result: Path) -> None:
     """Run one implementation ``repeat`` times in this (fresh) process; print a JSON line."""
     for module in IMPORTS[name]:  # imported before timing; their memory counts in the peak
@@ -280,10 +264,6 @@ def worker(name: str, folder: Path, repeat: int, result: Path) -> None:
 
 
 # --- driver ------------------------------------------------------------------------------
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _measure(name: str, folder: Path, repeat: int, result: Path) -> dict:

@@ -26,6 +26,7 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range, period_start
+from opskit._shared import users_table
 from opskit.errors import DataError
 from opskit.retention import wilson
 
@@ -235,16 +236,5 @@ def _with_dimensions(table: ir.Table, by_cols: list[str], users: Any) -> ir.Tabl
         raise ValueError(
             f"by={user_cols!r} names columns that are not in tickets; pass users=... "
             "(the users table) to break down by a users column")
-    users_t = table_arg(users, "users", ("user_id", *user_cols))
-    sizes = engine.to_pandas(users_t.aggregate(rows=users_t.count(), ids=users_t.user_id.nunique()))
-    rows, ids = int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0])
-    if rows > ids:
-        dup = users_t.group_by("user_id").aggregate(n=users_t.count())
-        examples = engine.to_pandas(dup.filter(dup.n > 1).order_by("user_id").limit(3))["user_id"]
-        raise DataError.single(
-            "users", "user_id", "duplicate_id", rows - ids,
-            "repeat a user_id that another row already has, so their tickets would be counted "
-            "more than once", "keep one row per user before passing users",
-            total=rows, examples=tuple((None, str(v)) for v in examples))
-    dims = users_t.select("user_id", *user_cols)
+    dims = users_table(users, user_cols, "service_levels")  # one row per user, or a DataError
     return table.left_join(dims, "user_id").select(table, *[dims[c] for c in user_cols])
