@@ -4,6 +4,10 @@
 ``opskit validate DIR``        check an export against the data contract
 ``opskit report list``         the report templates and their parameters
 ``opskit report run TEMPLATE --data DIR --out DIR``   render a report to offline HTML
+``opskit report batch SCHEDULE.toml --out DIR``       render every report of a schedule, with an index
+
+Exit status: 0 success; 1 the data has errors, a report failed, or a batch job did not
+render; 2 a usage error, or a batch schedule refused before anything ran.
 """
 
 from __future__ import annotations
@@ -155,6 +159,76 @@ def _report_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_batch(args: argparse.Namespace) -> int:
+    import signal
+
+    from opskit.report.batch import run_batch
+    from opskit.report.schedule import ScheduleError
+
+    def stop(signum, frame):  # cron, systemd and Airflow stop a task with SIGTERM
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    echo = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        result = run_batch(args.schedule, args.out, jobs=args.jobs, timeout=args.timeout, keep=args.keep,
+                           on_failure=args.on_failure, echo=echo)
+    except ScheduleError as exc:
+        print(f"opskit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("opskit: interrupted; running jobs were killed, the run's status.json and the index say so, "
+              "latest/ keeps the previous reports", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    failed = [j for j in result.jobs if j.status != "ok"]
+    if failed:
+        listed = ", ".join(f"{j.name} ({j.status})" for j in failed)
+        print(f"opskit report batch: {len(failed)} of {len(result.jobs)} reports did not render: {listed}; "
+              f"see {result.status_path}", file=sys.stderr)
+    elif not args.quiet:
+        print(f"opskit report batch: {len(result.jobs)} reports rendered; index: "
+              f"{result.folder.parent / 'index.html'}", file=sys.stderr)
+    if result.hook and result.hook.get("error"):
+        print(f"opskit report batch: the --on-failure command failed: {result.hook['error']}",
+              file=sys.stderr)
+    sys.stderr.flush()
+    print(result.status_path)  # last, so it is the last line even when stderr is merged into stdout
+    return result.exit_code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {text}")
+    return value
+
+
+_BATCH_EPILOG = """exit status:
+  0  every report rendered
+  1  at least one report failed, timed out or was skipped (see OUT/<run id>/status.json)
+  2  the schedule was refused (every problem is listed) or an option is invalid: nothing ran
+  130  interrupted (Ctrl-C or SIGTERM): running jobs were killed, status.json says so
+
+output: OUT/<run id>/<name>.html and status.json per run, OUT/latest/<name>.html (newest success),
+OUT/index.html (every report and the run history). Prints the path of status.json on stdout.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opskit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -198,11 +272,37 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--quiet", action="store_true", help="no progress bar, print only the paths written")
     noise.add_argument("--verbose", action="store_true", help="log every cell's output while it runs")
     render.set_defaults(func=_report_run)
+
+    from opskit.report.batch import DEFAULT_JOB_TIMEOUT
+
+    batch = report_sub.add_parser(
+        "batch", help="render every report of a schedule into OUT, with an index page",
+        description="Render every report of a TOML (or YAML) schedule, each in its own process and kernel, "
+                    "into a new run folder OUT/<run id>/; copy the successes to OUT/latest/ and rewrite "
+                    "OUT/index.html. The whole schedule is checked before anything runs.",
+        epilog=_BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    batch.add_argument("schedule", help="the schedule: [defaults] and [[reports]] (name, template, params)")
+    batch.add_argument("--out", required=True, help="output folder (created when missing)")
+    batch.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                       help="reports rendered at the same time (default: the number of cores, "
+                            f"{os.cpu_count()})")
+    batch.add_argument("--timeout", type=_seconds, default=DEFAULT_JOB_TIMEOUT, metavar="SECONDS",
+                       help=f"wall-clock limit of each report, 0 for none (default {DEFAULT_JOB_TIMEOUT:g}); "
+                            "a report's own `timeout` in the schedule wins")
+    batch.add_argument("--keep", type=_positive_int, default=10, metavar="N",
+                       help="run folders kept in OUT (default 10); older ones are removed, "
+                            "never a running one")
+    batch.add_argument("--on-failure", metavar="COMMAND",
+                       help="run COMMAND when a report did not render; it gets the status.json path as its "
+                            "last argument and in $OPSKIT_STATUS")
+    batch.add_argument("--quiet", action="store_true",
+                       help="no line per report; failures are still reported on stderr")
+    batch.set_defaults(func=_report_batch)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (1 when the data has errors)."""
+    """Run the command line; return the exit code (see the module docstring)."""
     from opskit.errors import OpskitError
 
     args = build_parser().parse_args(argv)
