@@ -78,7 +78,7 @@ def _new_users(ctx: Context) -> pd.DataFrame:
     """Users who signed up in the window, with their segment and channel (engine query, small result)."""
     if "new_users" not in ctx.cache:
         u = ctx.data["users"]
-        cols = [ctx.segment, *(["channel"] if "channel" in u.columns else [])]
+        cols = list(dict.fromkeys([ctx.segment, *(["channel"] if "channel" in u.columns else [])]))
         new = u.filter((u.signup_at >= ctx.start) & (u.signup_at < ctx.end))
         ctx.cache["new_users"] = engine.to_pandas(
             new.group_by(cols).aggregate(users=new.count()))
@@ -99,8 +99,10 @@ def _allocated_spend(ctx: Context) -> pd.Series | None:
     lo, hi = ctx.start.date(), ctx.end.date()
     cost = engine.to_pandas(s.filter((s.date >= lo) & (s.date < hi)).group_by("channel").aggregate(
         cost=s.cost.sum())).set_index("channel")["cost"]
-    share = new.pivot_table(index="channel", columns=ctx.segment, values="users", aggfunc="sum",
-                            fill_value=0)
+    # a copy of the segment column, so segment="channel" (each channel its own segment) pivots too
+    share = new.assign(_segment=new[ctx.segment]).pivot_table(
+        index="channel", columns="_segment", values="users", aggfunc="sum", fill_value=0)
+    share.columns.name = ctx.segment
     share = share.div(share.sum(axis=1), axis=0)
     return share.mul(cost.reindex(share.index).fillna(0.0), axis=0).sum()
 

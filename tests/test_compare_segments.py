@@ -57,6 +57,15 @@ def test_counts_allocated_cost_and_support_by_hand():
                                                                           "significant"]
 
 
+def test_channel_itself_can_be_the_segment():
+    # each channel is its own segment, so its whole spend goes to it:
+    # 微信 ¥300 over a, c, d (3 new users); email ¥100 over b, e (2)
+    out = segments(_ds(), segment="channel", groups=["微信", "email"],
+                   metrics=["new_users", "acquisition_cost"]).set_index("metric")
+    assert out.loc["new_users", ["微信", "email"]].tolist() == [3, 2]
+    assert out.loc["acquisition_cost", ["微信", "email"]].tolist() == pytest.approx([100.0, 50.0])
+
+
 def test_metrics_without_their_table_are_left_out_and_unknown_ones_refused():
     out = segments(_ds())
     assert "monthly_churn" not in set(out["metric"])        # no subscriptions
