@@ -24,9 +24,9 @@ from opskit._heuristics import HEURISTICS, credit_by_channel
 from opskit._inputs import table_arg
 from opskit.errors import DataError
 
-__all__ = ["MODELS", "MODEL_OPTIONS", "NO_TOUCH", "attribute", "attribute_paths", "compare",
-           "lookback_sensitivity", "options_for", "path_lengths", "paths", "removal_effects",
-           "time_to_convert"]
+__all__ = ["MODELS", "MODEL_OPTIONS", "NO_TOUCH", "Journeys", "attribute", "attribute_paths",
+           "compare", "journeys", "lookback_sensitivity", "options_for", "path_lengths", "paths",
+           "removal_effects", "time_to_convert"]
 
 #: Every model name :func:`attribute` accepts, rule-based first.
 MODELS = (*HEURISTICS, "markov", "shapley")
@@ -254,6 +254,98 @@ def removal_effects(touchpoints: Any, conversions: Any = None, /, *, order: int 
     return _markov.removal_effects(frame, order=order)
 
 
+class Journeys:
+    """Journeys built once and kept in the engine, for many attributions of the same window.
+
+    Made by :func:`journeys`; pass it to :func:`compare` (alone, as its first argument)
+    or call :meth:`attribute`. Each model's result is remembered per options, so
+    asking again for a model already computed costs nothing, and changing
+    ``half_life_days`` recomputes only ``time_decay``. The paths of the data-driven
+    models are built once, on first use.
+
+    Attributes
+    ----------
+    lookback_days, value
+        The options the journeys were built with.
+    conversions, conversion_value
+        The attributed conversions' count and value.
+    """
+
+    def __init__(self, touch_table: Any, totals: tuple[float, float], *, lookback_days: float,
+                 value: bool):
+        self.touch_table = touch_table
+        self.conversions, self.conversion_value = totals
+        self.lookback_days = lookback_days
+        self.value = value
+        self._paths: pd.DataFrame | None = None
+        self._results: dict[tuple, pd.DataFrame] = {}
+
+    def paths(self) -> pd.DataFrame:
+        """The distinct paths (``path`` tuples, ``conversions``, ``value``, ``nulls``), built once."""
+        if self._paths is None:
+            self._paths = _journeys.path_frame(self.touch_table)
+        return self._paths
+
+    def attribute(self, model: str = "last_touch", **model_options: Any) -> pd.DataFrame:
+        """:func:`attribute` on these journeys: the same columns, the same numbers."""
+        options = _options(model, model_options)
+        key = (model, tuple(sorted((k, _hashable(v)) for k, v in options.items())))
+        if key not in self._results:
+            self._results[key] = _attribute_on(self.touch_table,
+                                               (self.conversions, self.conversion_value),
+                                               model, options, value=self.value,
+                                               paths_of=self.paths)
+        return self._results[key].copy()
+
+    def __repr__(self) -> str:
+        return (f"<Journeys: lookback {self.lookback_days:g} days, {self.conversions:,.0f} "
+                f"conversions, {len(self._results)} results kept>")
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def journeys(touchpoints: Any, conversions: Any, /, *, lookback_days: float = 30,
+             value: bool = True, kinds: Sequence[str] | None = None, start: Any = None,
+             end: Any = None) -> Journeys:
+    """Build the journeys of :func:`attribute` once, stored in the engine, for many models.
+
+    The journeys (the rule of :func:`attribute`) depend on the arguments here
+    only; the models and their options do not change them. An explorer or a
+    notebook that compares models, half-lives or position weights builds them
+    once per window and passes the result to :func:`compare`.
+
+    Returns
+    -------
+    Journeys
+        Holds the engine table of every journey's touches (materialised), the
+        totals, and each model's result once computed.
+
+    Examples
+    --------
+    >>> touches = pd.DataFrame({
+    ...     "user_id": ["a", "a", "b"], "channel": ["微信", "email", "email"],
+    ...     "touched_at": ["2025-01-01", "2025-01-03", "2025-01-02"]})
+    >>> sales = pd.DataFrame({"user_id": ["a", "b"], "converted_at": ["2025-01-05", "2025-01-04"],
+    ...                       "value": [100.0, 50.0]})
+    >>> built = journeys(touches, sales)
+    >>> compare(built, models=["first_touch", "linear"]).equals(
+    ...     compare(touches, sales, models=["first_touch", "linear"]))
+    True
+    """
+    touch_t, totals = _journey_tables(touchpoints, conversions, lookback_days=lookback_days,
+                                      value=value, kinds=kinds, start=start, end=end)
+    try:
+        con = touch_t.get_backend()
+    except Exception:  # tables from pandas frames run on Ibis's default backend
+        import ibis
+
+        con = ibis.get_backend()
+    stored = engine.materialise(con, touch_t, view=False)
+    return Journeys(stored, totals, lookback_days=lookback_days, value=value)
+
+
 def compare(touchpoints: Any, conversions: Any = None, /, *,
             models: Sequence[str] = ("first_touch", "last_touch", "linear", "position_based",
                                      "time_decay", "markov", "shapley"),
@@ -263,7 +355,9 @@ def compare(touchpoints: Any, conversions: Any = None, /, *,
     """Every model's attributed conversions side by side, one row per channel.
 
     Pass ``touchpoints`` and ``conversions``, or one paths frame (then
-    ``time_decay`` is skipped: it needs times). Options go to the models
+    ``time_decay`` is skipped: it needs times), or :class:`Journeys` from
+    :func:`journeys` (then the journey options are those it was built with,
+    and models already computed on it are not computed again). Options go to the models
     that take them (``weights``, ``half_life_days``, ``order``, ``worth``,
     ...); options of models not compared are ignored.
 
@@ -286,7 +380,8 @@ def compare(touchpoints: Any, conversions: Any = None, /, *,
     """
     given = set(model_options)
     wanted = list(models)
-    if conversions is None:
+    built = touchpoints if isinstance(touchpoints, Journeys) else None
+    if conversions is None and built is None:
         wanted = [m for m in wanted if m != "time_decay"]
     for m in wanted:
         _options(m, {})
@@ -295,7 +390,11 @@ def compare(touchpoints: Any, conversions: Any = None, /, *,
         raise TypeError(f"compare() got unknown options {sorted(given - known)}; the models take "
                         f"{', '.join(sorted(known))}")
     columns: dict[str, pd.Series] = {}
-    if conversions is None:
+    if built is not None:
+        for m in wanted:
+            opts = {k: v for k, v in model_options.items() if k in MODEL_OPTIONS.get(m, ())}
+            columns[m] = built.attribute(m, **opts).set_index("channel")["conversions"]
+    elif conversions is None:
         for m in wanted:
             opts = {k: v for k, v in model_options.items() if k in MODEL_OPTIONS.get(m, ())}
             result = attribute_paths(touchpoints, model=m, sep=sep, **opts)

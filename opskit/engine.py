@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "backend_name",
     "cached",
     "connect",
+    "drop",
     "frame_table",
     "local_to_utc",
     "materialise",
@@ -232,6 +234,38 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table, *, view: bool) -> ir.Tabl
     if view:
         return con.create_view(name, expr)
     return con.create_table(name, expr)
+
+
+def drop(table: ir.Table) -> None:
+    """Drop a table (or view) made by :func:`materialise` from its engine, to free its memory.
+
+    Only opskit's own tables can be dropped (their names start with ``_opskit_``);
+    dropping one twice is a no-op. Expressions built on the table fail afterwards.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> con = ibis.duckdb.connect()
+    >>> t = materialise(con, ibis.memtable({"a": [1, 2]}), view=False)
+    >>> drop(t); drop(t)
+    >>> t.op().name in con.list_tables()
+    False
+    """
+    name = table.op().name  # unqualified (get_name() adds the catalog and database)
+    if not re.fullmatch(r"_opskit_\w+", name):
+        raise ValueError(f"engine.drop only drops tables made by opskit (named _opskit_...), not {name!r}")
+    con = table.get_backend()
+    if con.name == "duckdb":
+        views = con.raw_sql("SELECT view_name FROM duckdb_views() WHERE view_name = "
+                            f"{_sql_string(name)}").fetchall()
+        con.raw_sql(f"DROP {'VIEW' if views else 'TABLE'} IF EXISTS {_ident(name)}")
+        return
+    # ibis 12's drop_table/drop_view SQL fails on Spark; the name is a plain identifier
+    if name in con.list_tables():
+        try:
+            con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+        except Exception:  # a view
+            con.raw_sql(f"DROP VIEW IF EXISTS {name}")
 
 
 def release_sources(con: ibis.BaseBackend) -> None:

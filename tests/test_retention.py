@@ -128,6 +128,14 @@ def test_start_and_end_bound_the_cohorts_not_the_returns():
     assert set(got["cohort"]) == {W1} and got["retained"].tolist() == [2, 1, 1, 1]
 
 
+@pytest.mark.parametrize("mode", ["on", "on_or_after"])
+def test_no_cohort_entries_give_an_empty_typed_table(mode):
+    # no "zzz" event: no cohort at all, in either mode (on_or_after used to fail on the merge)
+    out = cohort_table(EVENTS, start_event="zzz", mode=mode, periods=1)
+    assert out.empty and str(out["cohort"].dtype) == "datetime64[ns]"
+    assert out["period"].dtype == "int64"
+
+
 def test_options_are_checked():
     for option in ({"period": "quarter"}, {"mode": "in"}, {"kind": "new"}, {"periods": -1}):
         with pytest.raises(ValueError):
