@@ -67,6 +67,14 @@ def demo_frames():
     return get
 
 
+@pytest.fixture(scope="module")
+def demo_ds(demo_frames):
+    """The demo Dataset of 2,000 users (seed 7), one per test module (its own engine tables)."""
+    import opskit
+
+    return opskit.Dataset.from_frames(**demo_frames(2000, 7))
+
+
 @pytest.fixture(scope="session")
 def demo_parquet(demo_frames, tmp_path_factory):
     """``demo_parquet(users, seed)``: a folder with one Parquet file per demo table, written once."""

@@ -26,6 +26,7 @@ from opskit.charts._attribution import (
 )
 from opskit.charts._base import ALERT_COLOR, FONT, PALETTE, theme
 from opskit.charts._business import funnel_bars, mrr_bridge, mrr_movement_bars
+from opskit.charts._explorer import segment_bars
 from opskit.charts._retention import (
     churn_line,
     cohort_heatmap,
@@ -53,6 +54,7 @@ __all__ = [
     "path_lengths",
     "removal_effect_bars",
     "retention_curves",
+    "segment_bars",
     "theme",
     "time_to_convert_bars",
 ]
