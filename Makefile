@@ -1,6 +1,6 @@
 # The two set-up commands of the README:
-#   make demo   install opskit in .venv, generate the demo data, validate it, render the retention,
-#               attribution, B2B-vs-B2C and operations-review reports
+#   make demo   install opskit in .venv, generate the demo data, validate it, render the five demo
+#               reports of examples/schedule.toml as one batch (reports/latest/*.html, reports/index.html)
 #   make test   install opskit with the test and Spark extras in .venv (and Debian's chromium with
 #               CJK fonts for the browser test, when missing), run the whole test suite
 PYTHON ?= python3
@@ -19,10 +19,7 @@ demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/opskit demo --out $(DEMO)
 	$(BIN)/opskit validate $(DEMO)
-	$(BIN)/opskit report run retention --data $(DEMO) --out reports
-	$(BIN)/opskit report run attribution --data $(DEMO) --out reports -p conversion_kinds paid
-	$(BIN)/opskit report run b2b_vs_b2c --data $(DEMO) --out reports
-	$(BIN)/opskit report run ops_review --data $(DEMO) --out reports
+	$(BIN)/opskit report batch examples/schedule.toml --out reports --jobs 2
 
 # Headless Chromium and CJK fonts for tests/test_browser.py, from Debian (Playwright drives this
 # chromium; it downloads no browser). Installed only when missing, and only as root (CI is root).
