@@ -66,14 +66,14 @@ def test_declared_parameters_are_read_from_the_parameters_cell(fixture_dirs):
 
 def test_unknown_template_names_the_available_ones(fixture_dirs):
     with pytest.raises(TemplateError, match=r"no template named 'channel'; did you mean 'channels'\? "
-                                            r"\(available: channels, failing; searched .*templates\)"):
+                                            r"\(available: batch, channels, failing; searched .*templates\)"):
         find_template("channel")
     with pytest.raises(TemplateError, match=r"template file 'nope/x\.ipynb' does not exist"):
         find_template("nope/x.ipynb")
 
 
 def test_list_templates_sorted(fixture_dirs):
-    assert [t.name for t in list_templates()] == ["channels", "failing"]
+    assert [t.name for t in list_templates()] == ["batch", "channels", "failing"]
 
 
 def test_a_declaration_papermill_cannot_read_is_a_template_error(tmp_path):
