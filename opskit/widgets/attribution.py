@@ -50,12 +50,9 @@ class AttributionExplorer(Explorer):
     def _controls(self, channels: list[str]) -> dict[str, widgets.Widget]:
         w = self._w
         style = {"description_width": "initial"}
-        from opskit.charts._attribution import _words
-
-        names = _words(self.lang)
         return {
             "models": widgets.SelectMultiple(
-                options=[(names.get(m, m), m) for m in attribution.MODELS], value=DEFAULT_MODELS,
+                options=[(self._model_label(m), m) for m in attribution.MODELS], value=DEFAULT_MODELS,
                 rows=len(attribution.MODELS), description=w("models"), style=style),
             "lookback_days": widgets.IntSlider(value=30, min=1, max=90, description=w("lookback_days"),
                                                continuous_update=False, style=style),
@@ -68,6 +65,10 @@ class AttributionExplorer(Explorer):
                                                rows=min(10, max(len(channels), 2)),
                                                description=w("channels"), style=style),
         }
+
+    def _model_label(self, model: str) -> str:
+        name = narrative.model_name(model, self.lang)
+        return name[:1].upper() + name[1:]  # the rest as written (str.capitalize would lower it)
 
     def weights(self) -> tuple[float, float, float]:
         """The ``position_based`` weights: (first, middle, last) from the range slider's
@@ -153,7 +154,7 @@ class AttributionExplorer(Explorer):
 
         wide, models = self.frames["comparison"], self.arguments["models"]
         columns = {"channel": "text", **{m: "number" for m in models}, "spread": "number"}
-        labels = {m: narrative.model_name(m, self.lang).capitalize() for m in models}
+        labels = {m: self._model_label(m) for m in models}
         return [charts.attribution_comparison(wide, lang=self.lang),
                 Markdown(narrative.table(wide, columns, lang=self.lang, labels=labels))]
 

@@ -64,7 +64,7 @@ class RetentionExplorer(Explorer):
 
         def drop(key: str, options: list[tuple[str, str]], value: str) -> widgets.Dropdown:
             return widgets.Dropdown(options=options, value=value, description=w(key), style=style,
-                              layout=widgets.Layout(width="auto"))
+                                    layout=widgets.Layout(width="auto"))
 
         return {
             "period": drop("period", [(w(p), p) for p in FREQS], "week"),
@@ -74,9 +74,9 @@ class RetentionExplorer(Explorer):
             "return_event": drop("return_event", [(w("any"), ANY), *[(n, n) for n in names]], ANY),
             "segment": drop("segment", [(w("none"), NONE), *[(c, c) for c in segments]], NONE),
             "dates": widgets.SelectionRangeSlider(options=[("-", pd.Timestamp(0))], index=(0, 0),
-                                            description=w("dates"), style=style,
-                                            continuous_update=False, readout=False,
-                                            layout=widgets.Layout(width="420px")),
+                                                  description=w("dates"), style=style,
+                                                  continuous_update=False, readout=False,
+                                                  layout=widgets.Layout(width="420px")),
         }
 
     def _beside(self) -> list[widgets.Widget]:
