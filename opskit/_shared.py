@@ -12,7 +12,8 @@ from opskit import engine
 from opskit._inputs import table_arg
 from opskit.errors import DataError
 
-__all__ = ["as_list", "check", "data_span", "empty", "grid", "instant", "ints", "users_table"]
+__all__ = ["as_list", "check", "data_span", "empty", "grid", "instant", "ints", "refuse_duplicates",
+           "users_table"]
 
 _DAY = pd.Timedelta(days=1)
 
@@ -87,13 +88,20 @@ def users_table(users: Any, columns: Sequence[str], fn: str) -> ir.Table:
         raise ValueError(f"{fn}(by=...) breaks down by users columns: pass users=... (the users table)")
     table = table_arg(users, "users", ("user_id", *columns))
     sizes = engine.to_pandas(table.aggregate(rows=table.count(), ids=table.user_id.nunique()))
-    rows, ids = int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0])
-    if rows > ids:
-        dup = table.group_by("user_id").aggregate(n=table.count())
-        examples = engine.to_pandas(dup.filter(dup.n > 1).order_by("user_id").limit(3))["user_id"]
-        raise DataError.single(
-            "users", "user_id", "duplicate_id", rows - ids,
-            "repeat a user_id that an earlier row already has, so those users would be counted "
-            "more than once", "keep one row per user (e.g. the earliest signup) before passing users",
-            total=rows, examples=tuple((None, str(v)) for v in examples))
+    refuse_duplicates(table, "users", "user_id", int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0]),
+                      "so those users would be counted more than once",
+                      "keep one row per user (e.g. the earliest signup) before passing users")
     return table.select("user_id", *columns)
+
+
+def refuse_duplicates(table: ir.Table, name: str, key: str, rows: int, ids: int, consequence: str,
+                      fix: str) -> None:
+    """A DataError when ``rows`` > ``ids`` (distinct ``key`` values), with three repeated keys."""
+    if rows <= ids:
+        return
+    dup = table.group_by(key).aggregate(n=table.count())
+    examples = engine.to_pandas(dup.filter(dup.n > 1).order_by(key).limit(3))[key]
+    raise DataError.single(
+        name, key, "duplicate_id", rows - ids,
+        f"repeat a {key} that an earlier row already has, {consequence}", fix,
+        total=rows, examples=tuple((None, str(v)) for v in examples))

@@ -17,6 +17,7 @@ from opskit import engine
 from opskit._inputs import table_arg
 from opskit._segment_rows import METRICS as _ROWS
 from opskit._segment_rows import Context
+from opskit._shared import instant as _instant
 from opskit.dataset import Dataset
 from opskit.errors import DataError
 
@@ -186,14 +187,6 @@ def two_proportion_test(x1: float, n1: float, x2: float, n2: float) -> dict[str,
         out["z"] = (p1 - p2) / se_pooled
         out["p_value"] = math.erfc(abs(out["z"]) / math.sqrt(2))
     return out
-
-
-def _instant(value: Any, name: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(value).tz_localize(None)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a date or timestamp such as '2025-11-01', "
-                         f"not {value!r}") from None
 
 
 def cannibalisation(data: Dataset, /, *, promo_start: Any, promo_end: Any,

@@ -25,7 +25,7 @@ from opskit._inputs import table_arg
 from opskit._periods import FREQS
 from opskit._shared import as_list as _as_list
 from opskit._shared import check as _check
-from opskit.errors import DataError
+from opskit._shared import refuse_duplicates
 
 __all__ = ["STATUSES", "lifecycle", "pulse"]
 
@@ -76,15 +76,9 @@ def _units(users: Any, *, by_account: bool, columns: list[str], signup: bool, fn
               *(["signup_at"] if signup else [])]
     table = table_arg(users, "users", tuple(dict.fromkeys(wanted)))
     sizes = engine.to_pandas(table.aggregate(rows=table.count(), ids=table.user_id.nunique()))
-    rows, ids = int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0])
-    if rows > ids:
-        dup = table.group_by("user_id").aggregate(n=table.count())
-        examples = engine.to_pandas(dup.filter(dup.n > 1).order_by("user_id").limit(3))["user_id"]
-        raise DataError.single(
-            "users", "user_id", "duplicate_id", rows - ids,
-            "repeat a user_id that an earlier row already has, so a user would belong to two "
-            "rows (and perhaps two accounts)", f"keep one row per user before passing users to {fn}",
-            total=rows, examples=tuple((None, str(v)) for v in examples))
+    refuse_duplicates(table, "users", "user_id", int(sizes["rows"].iloc[0]), int(sizes["ids"].iloc[0]),
+                      "so a user would belong to two rows (and perhaps two accounts)",
+                      f"keep one row per user before passing users to {fn}")
     extra = [*columns, *(["signup_at"] if signup else [])]
     if not by_account:
         return table.select("user_id", *extra, **{_UNIT: table.user_id})

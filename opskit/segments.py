@@ -34,6 +34,7 @@ from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range
 from opskit._shared import as_list as _as_list
 from opskit._shared import data_span as _observed
+from opskit._shared import instant as _instant
 from opskit._shared import users_table as _users
 from opskit.errors import DataError
 from opskit.retention import wilson
@@ -97,19 +98,6 @@ def _segment_of(r: int, f: int) -> str:
 
 
 # --- shared helpers ----------------------------------------------------------------------
-
-
-def _instant(value: Any, name: str) -> pd.Timestamp | None:
-    """A tz-naive UTC instant from text, a date or a timestamp (``None`` passes)."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp such as '2025-07-01', not {value!r}") from exc
-    if pd.isna(ts):
-        raise ValueError(f"{name} must be a date or timestamp, not {value!r}")
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
 def _days(value: Any, name: str) -> float:

@@ -26,8 +26,7 @@ import pandas as pd
 from opskit import engine
 from opskit._inputs import table_arg
 from opskit._periods import FREQS, floor_period, period_range, period_start
-from opskit._shared import users_table
-from opskit.errors import DataError
+from opskit._shared import instant, refuse_duplicates, users_table
 from opskit.retention import wilson
 
 __all__ = ["SATISFIED", "service_levels"]
@@ -141,7 +140,9 @@ def service_levels(tickets: Any, /, *, freq: str = "week", by: str | Sequence[st
         first=table.created_at.min(), last=table.created_at.max(),
         latest=ibis.greatest(table.created_at.max(), table.first_response_at.max(),
                              table.resolved_at.max())))
-    _check_unique(table, int(bounds["rows"].iloc[0]), int(bounds["ids"].iloc[0]))
+    refuse_duplicates(table, "tickets", "ticket_id", int(bounds["rows"].iloc[0]), int(bounds["ids"].iloc[0]),
+                      "so those tickets would be counted more than once",
+                      "keep one row per ticket (its latest state) before passing tickets")
     table = _with_dimensions(table, by_cols, users)
     first, last, latest = (bounds[c].iloc[0] for c in ("first", "last", "latest"))
     columns = [*_COLUMNS, *by_cols]
@@ -149,9 +150,9 @@ def service_levels(tickets: Any, /, *, freq: str = "week", by: str | Sequence[st
         return _frame(pd.DataFrame(columns=columns), by_cols)[columns]
     periods = period_range(floor_period(first, freq), floor_period(last, freq), freq)
     if start is not None:
-        periods = periods[periods >= _instant(start, "start")]
+        periods = periods[periods >= instant(start, "start")]
     if end is not None:
-        periods = periods[periods < _instant(end, "end")]
+        periods = periods[periods < instant(end, "end")]
 
     hours = {c: _hours(table.created_at, table[c]) for c in ("first_response_at", "resolved_at")}
     t = table.mutate(period=period_start(table.created_at, freq), fr_h=hours["first_response_at"],
@@ -203,28 +204,6 @@ def _frame(out: pd.DataFrame, by_cols: list[str]) -> pd.DataFrame:
             out[col] = out[col].astype("float64")
     out["complete"] = out["complete"].astype("bool") if "complete" in out else False
     return out
-
-
-def _instant(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a date or timestamp such as '2025-07-01', not {value!r}") from exc
-    if pd.isna(ts):
-        raise ValueError(f"{name} must be a date or timestamp, not {value!r}")
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
-
-
-def _check_unique(table: ir.Table, rows: int, ids: int) -> None:
-    """One row per ticket: a repeated ``ticket_id`` would count a ticket twice."""
-    if rows > ids:
-        dup = table.group_by("ticket_id").aggregate(n=table.count())
-        examples = engine.to_pandas(dup.filter(dup.n > 1).order_by("ticket_id").limit(3))["ticket_id"]
-        raise DataError.single(
-            "tickets", "ticket_id", "duplicate_id", rows - ids,
-            "repeat a ticket_id that another row already has, so those tickets would be counted "
-            "more than once", "keep one row per ticket (its latest state) before passing tickets",
-            total=rows, examples=tuple((None, str(v)) for v in examples))
 
 
 def _with_dimensions(table: ir.Table, by_cols: list[str], users: Any) -> ir.Table:
