@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import ipywidgets as widgets
 import pandas as pd
 
+from opskit import engine
 from opskit.charts._base import _LABELS
 from opskit.dataset import Dataset
 
@@ -138,6 +139,27 @@ class Step(NamedTuple):
 
     ready: Callable[[], bool]
     run: Callable[[], Any]
+
+
+#: Users columns never offered as segments (identifiers and times).
+NOT_SEGMENTS = ("user_id", "account_id", "signup_at")
+MAX_SEGMENT_VALUES = 50
+
+
+def segment_columns(users: Any, *, min_values: int = 1, text_only: bool = False) -> list[str]:
+    """The ``users`` columns an explorer offers as segments: text (and, unless ``text_only``,
+    boolean and integer) columns, not ids or times, with ``min_values`` to 50 distinct values
+    (counted in one engine query)."""
+    if users is None:
+        return []
+    schema = users.schema()
+    cols = [c for c in users.columns
+            if c not in NOT_SEGMENTS and not c.startswith("__") and
+            (schema[c].is_string() or (not text_only and (schema[c].is_boolean() or schema[c].is_integer())))]
+    if not cols:
+        return []
+    counts = engine.to_pandas(users.aggregate(**{c: users[c].nunique() for c in cols})).iloc[0]
+    return [c for c in cols if min_values <= counts[c] <= MAX_SEGMENT_VALUES]
 
 
 def as_dataset(data: Any) -> Dataset:

@@ -10,15 +10,12 @@ import pandas as pd
 
 from opskit import charts, engine, retention
 from opskit._periods import FREQS, floor_period
-from opskit.widgets._base import LRU, Explorer, Step
+from opskit.widgets._base import LRU, Explorer, Step, segment_columns
 
 __all__ = ["RetentionExplorer", "retention_explorer"]
 
 ANY = "(any)"
 NONE = "(none)"
-#: Users columns never offered as segments (identifiers and times).
-_NOT_SEGMENTS = ("user_id", "account_id", "signup_at")
-_MAX_SEGMENT_VALUES = 50
 _PERIODS = 12
 #: Cohorts drawn in the heatmap per period (all are in ``frames["cohorts"]`` and the slider).
 _HEATMAP_LAST = {"day": 60, "week": 26, "month": None}
@@ -53,7 +50,7 @@ class RetentionExplorer(Explorer):
         events = self.dataset["events"]
         names = engine.to_pandas(events.select("event").distinct().order_by("event"))["event"]
         names = [str(n) for n in names.dropna()][:500]
-        return self._controls(names, self._segment_columns())
+        return self._controls(names, segment_columns(self.dataset.get("users")))
 
     def _make_controls_empty(self) -> dict[str, widgets.Widget]:
         return self._controls([], [])
@@ -84,19 +81,6 @@ class RetentionExplorer(Explorer):
         self.dates_label = widgets.HTML(value="")
         self.dates_label.add_class("opskit-dates")
         return [self.dates_label]
-
-    def _segment_columns(self) -> list[str]:
-        users = self.dataset.get("users")
-        if users is None:
-            return []
-        schema = users.schema()
-        cols = [c for c in users.columns
-                if c not in _NOT_SEGMENTS and not c.startswith("__") and
-                (schema[c].is_string() or schema[c].is_boolean() or schema[c].is_integer())]
-        if not cols:
-            return []
-        counts = engine.to_pandas(users.aggregate(**{c: users[c].nunique() for c in cols})).iloc[0]
-        return [c for c in cols if 1 <= counts[c] <= _MAX_SEGMENT_VALUES]
 
     def _set_initial(self, name: str, value: Any) -> None:
         if name == "dates":  # the options exist after the first computation

@@ -8,8 +8,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from opskit import charts, compare, engine, narrative
-from opskit.widgets._base import LRU, Explorer, Step
-from opskit.widgets.retention import _MAX_SEGMENT_VALUES, _NOT_SEGMENTS
+from opskit.widgets._base import LRU, Explorer, Step, segment_columns
 
 __all__ = ["SegmentExplorer", "segment_explorer"]
 
@@ -34,12 +33,7 @@ class SegmentExplorer(Explorer):
     def _make_controls(self) -> dict[str, widgets.Widget]:
         users = self.dataset["users"]
         self.dataset["events"]  # required: a missing table is reported here
-        schema = users.schema()
-        cols = [c for c in users.columns if c not in _NOT_SEGMENTS and not c.startswith("__")
-                and schema[c].is_string()]
-        counts = engine.to_pandas(users.aggregate(**{c: users[c].nunique() for c in cols})).iloc[0] \
-            if cols else {}
-        cols = [c for c in cols if 2 <= counts[c] <= _MAX_SEGMENT_VALUES]
+        cols = segment_columns(users, min_values=2, text_only=True)
         controls = self._controls(cols)
         if cols:
             self._fill_groups(controls, "segment" if "segment" in cols else cols[0])
